@@ -1,0 +1,3 @@
+from minke.cli.main import main
+
+raise SystemExit(main())

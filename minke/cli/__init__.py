@@ -1,0 +1,1 @@
+"""The ``minke`` command line: argparse adapters over ``minke.Engine``."""

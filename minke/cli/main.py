@@ -1,0 +1,239 @@
+"""Entry point of the ``minke`` command.
+
+Start-up is on the hot path, so only the module of the command being run is imported, and
+only its parser is built.  A command is registered in ``COMMANDS`` (top level) or
+``GROUPS`` (``minke image ls``) as ``(module, setup function, help)``.
+
+The contract for a command module::
+
+    def setup_ls(p: Parser) -> None:        # add arguments; set the handler
+        p.add_argument(...)
+        p.set_defaults(func=run_ls)
+
+    def run_ls(ctx: Context, args) -> int:   # do the work through ctx.engine; return exit code
+        ...
+
+Handlers raise ``minke.errors`` classes; this module prints ``Error: <message>`` and exits
+with 1 (or 125 for commands that set ``error_exit=125``, like Docker's ``run``), or the
+error's own code where it has one (126, 127).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import IO, Any, NoReturn
+
+from minke import __version__
+
+Entry = tuple[str, str, str]
+
+# name -> (module, setup function, help).  Aliases point at the same setup function.
+COMMANDS: dict[str, Entry] = {
+    "version": ("minke.cli.system", "setup_version", "Show the minke version information"),
+    "images": ("minke.cli.images", "setup_ls", "List images"),
+    "rmi": ("minke.cli.images", "setup_rm", "Remove one or more images"),
+    "tag": ("minke.cli.images", "setup_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "history": ("minke.cli.images", "setup_history", "Show the history of an image"),
+    "save": ("minke.cli.images", "setup_save", "Save one or more images to a tar archive"),
+    "load": ("minke.cli.images", "setup_load", "Load an image from a tar archive or STDIN"),
+    "import": ("minke.cli.images", "setup_import", "Import the contents from a tarball to create a filesystem image"),
+    "inspect": ("minke.cli.inspect", "setup_inspect", "Return low-level information on minke objects"),
+}
+
+GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
+    "image": (
+        "Manage images",
+        {
+            "ls": COMMANDS["images"],
+            "list": COMMANDS["images"],
+            "rm": COMMANDS["rmi"],
+            "remove": COMMANDS["rmi"],
+            "tag": COMMANDS["tag"],
+            "history": COMMANDS["history"],
+            "save": COMMANDS["save"],
+            "load": COMMANDS["load"],
+            "import": COMMANDS["import"],
+            "inspect": ("minke.cli.images", "setup_inspect", "Display detailed information on one or more images"),
+            "prune": ("minke.cli.images", "setup_prune", "Remove unused images"),
+        },
+    ),
+    "system": (
+        "Manage minke",
+        {
+            "prune": ("minke.cli.system", "setup_prune", "Remove unused data"),
+        },
+    ),
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 125 with one line, as Docker's CLI does."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}\nSee '{self.prog} --help'.")
+
+
+class Context:
+    """What a handler gets: the config, a lazily built engine, the output streams."""
+
+    def __init__(self, global_args: argparse.Namespace, out: IO[str], err: IO[str]) -> None:
+        self.args = global_args
+        self.out = out
+        self.err = err
+        self._engine: Any = None
+        self._config: Any = None
+
+    @property
+    def config(self) -> Any:
+        if self._config is None:
+            from minke.config import Config
+
+            self._config = Config.from_env(
+                root=self.args.root,
+                run_root=self.args.run_root,
+                log_level=self.args.log_level,
+                runtime=getattr(self.args, "runtime", None),
+            )
+        return self._config
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from minke.engine import Engine
+
+            self._engine = Engine(self.config)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+def _global_parser() -> Parser:
+    p = Parser(prog="minke", add_help=False)
+    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("-v", "--version", action="store_true")
+    p.add_argument("--root", default=None, help="state root (env MINKE_ROOT, default /var/lib/minke)")
+    p.add_argument("--run-root", default=None, help="run dir (env MINKE_RUN_ROOT, default /run/minke)")
+    p.add_argument(
+        "--log-level",
+        "-l",
+        default=None,
+        choices=["debug", "info", "warn", "warning", "error", "fatal"],
+        help="log level (env MINKE_LOG_LEVEL, default warning)",
+    )
+    p.add_argument("command", nargs="?")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def _usage(out: IO[str]) -> None:
+    lines = [
+        "Usage:  minke [OPTIONS] COMMAND",
+        "",
+        "A container engine written in Python",
+        "",
+        "Options:",
+        "      --root string        state root (env MINKE_ROOT, default /var/lib/minke)",
+        "      --run-root string    run dir (env MINKE_RUN_ROOT, default /run/minke)",
+        "  -l, --log-level string   debug, info, warning, error (env MINKE_LOG_LEVEL)",
+        "  -v, --version            print version information and quit",
+        "",
+        "Management Commands:",
+    ]
+    for name, (help_, _) in sorted(GROUPS.items()):
+        lines.append(f"  {name:<12}{help_}")
+    lines += ["", "Commands:"]
+    for name, (_, _, help_) in sorted(COMMANDS.items()):
+        lines.append(f"  {name:<12}{help_}")
+    lines += ["", "Run 'minke COMMAND --help' for more information on a command."]
+    out.write("\n".join(lines) + "\n")
+
+
+def _group_usage(name: str, out: IO[str]) -> None:
+    help_, subs = GROUPS[name]
+    lines = [f"Usage:  minke {name} COMMAND", "", help_, "", "Commands:"]
+    for sub, (_, _, h) in sorted(subs.items()):
+        lines.append(f"  {sub:<12}{h}")
+    lines += ["", f"Run 'minke {name} COMMAND --help' for more information on a command."]
+    out.write("\n".join(lines) + "\n")
+
+
+def _build(prog: str, entry: Entry) -> Parser:
+    import importlib
+
+    module_name, setup_name, help_ = entry
+    module = importlib.import_module(module_name)
+    p = Parser(prog=prog, description=help_)
+    getattr(module, setup_name)(p)
+    return p
+
+
+def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        g = _global_parser().parse_args(argv)
+        if g.version and not g.command:
+            out.write(f"minke version {__version__}\n")
+            return 0
+        if g.help or not g.command:
+            _usage(out)
+            return 0
+        level = g.log_level or os.environ.get("MINKE_LOG_LEVEL")
+        if level and level not in ("warning", "warn"):
+            import logging
+
+            names = {"debug": "DEBUG", "info": "INFO", "error": "ERROR", "fatal": "CRITICAL"}
+            logging.basicConfig(level=names.get(level, "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+        rest = list(g.rest)
+        if g.command in GROUPS:
+            _, subs = GROUPS[g.command]
+            if not rest or rest[0] in ("-h", "--help"):
+                _group_usage(g.command, out)
+                return 0
+            sub = rest.pop(0)
+            if sub not in subs:
+                raise UsageError(f"minke {g.command}: unknown command: {sub}\nSee 'minke {g.command} --help'.")
+            parser = _build(f"minke {g.command} {sub}", subs[sub])
+        elif g.command in COMMANDS:
+            parser = _build(f"minke {g.command}", COMMANDS[g.command])
+        else:
+            raise UsageError(f"minke: unknown command: {g.command}\nSee 'minke --help'.")
+        args = parser.parse_args(rest)
+    except UsageError as e:
+        err.write(f"{e}\n")
+        return 125
+
+    from minke.errors import MinkeError
+
+    ctx = Context(g, out, err)
+    try:
+        return int(args.func(ctx, args) or 0)
+    except MinkeError as e:
+        err.write(f"Error: {e}\n")
+        if e.exit_code != 125:
+            return e.exit_code
+        return int(getattr(args, "error_exit", 1))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # Output was closed early (`minke images | head`): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
