@@ -1,0 +1,63 @@
+"""Engine: builds minke's services from a Config and wires them together.
+
+This is the public Python API::
+
+    from minke import Engine, Config
+    engine = Engine(Config(root="/tmp/minke"))
+    engine.images.list()
+
+Only this module creates services and hands one to another; packages never reach for each
+other's objects.  Services are built on first use so a command pays only for what it
+touches.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+from minke.config import Config
+
+
+class Engine:
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config.from_env()
+
+    # --- storage -----------------------------------------------------------------------
+    @cached_property
+    def db(self) -> Any:
+        from minke.store.db import Database
+
+        os.makedirs(self.config.root, mode=0o700, exist_ok=True)
+        return Database(self.config.db_path)
+
+    @cached_property
+    def blobs(self) -> Any:
+        from minke.store.blobs import BlobStore
+
+        return BlobStore(self.config.blobs_dir)
+
+    @cached_property
+    def snapshots(self) -> Any:
+        from minke.snapshots import new_snapshotter
+
+        return new_snapshotter(self.config.snapshotter, self.config.snapshots_dir, self.db)
+
+    # --- services ----------------------------------------------------------------------
+    @cached_property
+    def images(self) -> Any:
+        from minke.images.service import ImageService
+
+        return ImageService(self.config, self.db, self.blobs, self.snapshots)
+
+    # --- maintenance -------------------------------------------------------------------
+    def gc(self) -> dict[str, int]:
+        """Remove blobs and snapshots nothing references; return what was reclaimed."""
+        from minke.store.gc import collect
+
+        return collect(self.db, self.blobs, self.snapshots)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.close()

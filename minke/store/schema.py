@@ -1,0 +1,62 @@
+"""The metadata schema, as an ordered list of migrations.
+
+Each entry is applied once, in order, inside one transaction, and recorded in
+``PRAGMA user_version``.  Never edit a migration that has shipped: append a new one.
+Packages own their tables (named in the comments) but the list lives here so the order
+is one fact.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: images (images/), layers (images/ + registry/), snapshots (snapshots/),
+    #    leases (store/gc: protect blobs and snapshots an operation is still writing).
+    """
+    CREATE TABLE images (
+        id              TEXT PRIMARY KEY,          -- config digest, "sha256:..."
+        manifest_digest TEXT NOT NULL,             -- manifest the image came from / was saved as
+        manifest_media_type TEXT NOT NULL,
+        created         TEXT,                      -- from the config, RFC 3339
+        added_at        REAL NOT NULL,             -- unix time the store got it (before= / since= order)
+        size            INTEGER NOT NULL DEFAULT 0,-- unpacked size in bytes
+        chain_id        TEXT                       -- chain ID of the top layer (snapshot key), NULL for no layers
+    );
+    CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,                 -- normalised "docker.io/library/busybox:latest"
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX tags_image ON tags(image_id);
+    CREATE TABLE repo_digests (
+        name     TEXT PRIMARY KEY,                 -- "docker.io/library/busybox@sha256:..."
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX repo_digests_image ON repo_digests(image_id);
+    CREATE TABLE layers (
+        diff_id     TEXT NOT NULL,                 -- digest of the uncompressed tar
+        blob_digest TEXT NOT NULL,                 -- digest of the blob as stored/pushed
+        media_type  TEXT NOT NULL,
+        size        INTEGER NOT NULL,              -- blob size
+        PRIMARY KEY (diff_id, blob_digest)
+    );
+    CREATE TABLE snapshots (
+        key      TEXT PRIMARY KEY,                 -- chain ID for committed layers, any name for active
+        id       INTEGER NOT NULL UNIQUE,          -- directory name under the snapshotter root
+        parent   TEXT REFERENCES snapshots(key),
+        kind     TEXT NOT NULL CHECK (kind IN ('committed', 'active', 'view')),
+        created  REAL NOT NULL,
+        labels   TEXT NOT NULL DEFAULT '{}'        -- JSON object
+    );
+    CREATE INDEX snapshots_parent ON snapshots(parent);
+    CREATE TABLE leases (
+        id         TEXT PRIMARY KEY,
+        created    REAL NOT NULL,
+        expires    REAL                            -- unix time; NULL = until deleted
+    );
+    CREATE TABLE lease_resources (
+        lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+        kind     TEXT NOT NULL CHECK (kind IN ('blob', 'snapshot')),
+        ref      TEXT NOT NULL,
+        PRIMARY KEY (lease_id, kind, ref)
+    );
+    """,
+]
