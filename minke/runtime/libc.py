@@ -158,3 +158,67 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 
 # --- seccomp / capabilities ---
+# Used by minke.runtime.seccomp and minke.runtime.capabilities; prctl() is declared above.
+
+
+class SockFilter(ctypes.Structure):
+    """struct sock_filter (linux/filter.h): one classic BPF instruction, 8 bytes."""
+
+    _fields_ = [("code", _c.c_uint16), ("jt", _c.c_uint8), ("jf", _c.c_uint8), ("k", _c.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    """struct sock_fprog: the program handed to seccomp(2) or prctl(PR_SET_SECCOMP)."""
+
+    _fields_ = [("len", _c.c_ushort), ("filter", _c.POINTER(SockFilter))]
+
+
+class CapUserHeader(ctypes.Structure):
+    """struct __user_cap_header_struct (linux/capability.h)."""
+
+    _fields_ = [("version", _c.c_uint32), ("pid", _c.c_int)]
+
+
+class CapUserData(ctypes.Structure):
+    """struct __user_cap_data_struct; version 3 takes an array of two (caps 0-31, 32-63)."""
+
+    _fields_ = [("effective", _c.c_uint32), ("permitted", _c.c_uint32), ("inheritable", _c.c_uint32)]
+
+
+_capget = _declare("capget", _c.c_int, _c.POINTER(CapUserHeader), _c.POINTER(CapUserData))
+_capset = _declare("capset", _c.c_int, _c.POINTER(CapUserHeader), _c.POINTER(CapUserData))
+# glibc has no seccomp() wrapper.  _libc["syscall"] is a fresh function object, so these
+# argtypes do not clash with the pivot_root declaration of the same symbol above.
+_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+_syscall_seccomp = _libc["syscall"]
+_syscall_seccomp.argtypes = [_c.c_long, _c.c_uint, _c.c_uint, _c.POINTER(SockFprog)]
+_syscall_seccomp.restype = _c.c_long
+_syscall_seccomp.errcheck = _errcheck("seccomp")
+_prctl_seccomp = _libc["prctl"]
+_prctl_seccomp.argtypes = [_c.c_int, _c.c_ulong, _c.POINTER(SockFprog), _c.c_ulong, _c.c_ulong]
+_prctl_seccomp.restype = _c.c_int
+_prctl_seccomp.errcheck = _errcheck("prctl")
+
+
+def capget(header: CapUserHeader, data) -> None:
+    """capget(2); data is a (CapUserData * 2) array for version 3."""
+    _capget(header, data)
+
+
+def capset(header: CapUserHeader, data) -> None:
+    """capset(2); data is a (CapUserData * 2) array for version 3."""
+    _capset(header, data)
+
+
+def seccomp_set_mode_filter(flags: int, prog: SockFprog) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, prog); returns a listener fd with NEW_LISTENER."""
+    machine = os.uname().machine
+    nr = _SYS_SECCOMP.get(machine)
+    if nr is None:
+        raise OSError(38, f"seccomp: unknown syscall number on {machine}")
+    return _syscall_seccomp(nr, 1, flags, ctypes.byref(prog))
+
+
+def prctl_set_seccomp_filter(prog: SockFprog) -> None:
+    """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): the pre-3.17 way, no flags."""
+    _prctl_seccomp(22, 2, ctypes.byref(prog), 0, 0)
