@@ -59,4 +59,31 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (lease_id, kind, ref)
     );
     """,
+    # 2: containers (containers/): one row per container; Config and HostConfig are
+    #    Docker's JSON; the state columns are written by the CLI and by the monitor.
+    """
+    CREATE TABLE containers (
+        id            TEXT PRIMARY KEY,            -- 64 hex
+        name          TEXT NOT NULL UNIQUE,        -- without the leading "/"
+        image_id      TEXT NOT NULL,               -- "sha256:..." (not a foreign key: rmi -f may leave it dangling, as Docker)
+        image_ref     TEXT NOT NULL,               -- what the user typed, shown by ps
+        created       REAL NOT NULL,               -- unix time
+        config        TEXT NOT NULL,               -- Docker Config JSON
+        host_config   TEXT NOT NULL,               -- Docker HostConfig JSON
+        snapshot_key  TEXT NOT NULL,               -- the container's writable snapshot
+        status        TEXT NOT NULL DEFAULT 'created',
+        pid           INTEGER NOT NULL DEFAULT 0,
+        exit_code     INTEGER NOT NULL DEFAULT 0,
+        error         TEXT NOT NULL DEFAULT '',
+        oom_killed    INTEGER NOT NULL DEFAULT 0,
+        started_at    REAL,
+        finished_at   REAL,
+        restart_count INTEGER NOT NULL DEFAULT 0,
+        monitor_pid   INTEGER NOT NULL DEFAULT 0,
+        monitor_start INTEGER NOT NULL DEFAULT 0,  -- /proc/PID/stat starttime: a reused pid is not ours
+        stopped_by_user INTEGER NOT NULL DEFAULT 0,-- unless-stopped / restart policies
+        runtime       TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX containers_image ON containers(image_id);
+    """,
 ]
