@@ -105,3 +105,29 @@ def test_basic_auth_with_htpasswd(tmp_path):
             assert c.get_manifest("private/app", "1")[2] == digest
     finally:
         reg.stop()
+
+
+def test_bearer_token_auth_reuses_tokens(tmp_path):
+    pytest.importorskip("cryptography")
+    from tests.fixtures.token_server import TokenServer
+
+    ts = TokenServer(str(tmp_path / "token"), users={"bob": "pw"}, anonymous_pull=True)
+    reg = start_registry(str(tmp_path / "reg"), auth="token", token=ts.registry_config())
+    try:
+        with client_for(reg.host, Credential("bob", "pw")) as c:
+            digest = push_image(c, "team/app", "1", os.urandom(1000))
+            n = len(ts.requests)
+            for _ in range(3):
+                assert c.get_manifest("team/app", "1")[2] == digest
+            # One token for the pull scope, reused for the next requests.
+            assert len(ts.requests) == n + 1
+            assert ts.requests[-1] == {"user": "bob", "scopes": ["repository:team/app:pull"]}
+        with client_for(reg.host) as anon:
+            assert anon.get_manifest("team/app", "1")[2] == digest
+            with pytest.raises(PermissionDenied):
+                push_image(anon, "team/app", "2", b"x")
+        with client_for(reg.host, Credential("bob", "bad")) as c, pytest.raises(PermissionDenied):
+            c.get_manifest("team/app", "1")
+    finally:
+        reg.stop()
+        ts.stop()
