@@ -51,6 +51,12 @@ class Engine:
 
         return ImageService(self.config, self.db, self.blobs, self.snapshots)
 
+    @cached_property
+    def containers(self) -> Any:
+        from minke.containers.service import ContainerService
+
+        return ContainerService(self.config, self.db, self.images, self.snapshots)
+
     # --- maintenance -------------------------------------------------------------------
     def gc(self) -> dict[str, int]:
         """Remove blobs and snapshots nothing references; return what was reclaimed."""
