@@ -28,7 +28,9 @@ from minke.oci.platform import Platform, best_match
 def _load(data: bytes | bytearray | str, what: str) -> dict[str, Any]:
     """Decode a JSON object, or raise InvalidArgument("invalid <what>: ...")."""
     try:
-        doc = json.loads(data)
+        # Decode ourselves: json.loads would also accept UTF-16/32; OCI JSON is UTF-8.
+        text = bytes(data).decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        doc = json.loads(text)
     except UnicodeDecodeError:
         raise InvalidArgument(f"invalid {what}: not utf-8 text") from None
     except (json.JSONDecodeError, TypeError) as e:
