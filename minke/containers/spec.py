@@ -79,7 +79,7 @@ def default_caps() -> tuple[str, ...]:
         from minke.runtime.capabilities import DOCKER_DEFAULT_CAPS
     except ImportError:
         return _DOCKER_CAPS
-    return tuple(DOCKER_DEFAULT_CAPS)
+    return tuple(c for c in ALL_CAPS if c in DOCKER_DEFAULT_CAPS)
 
 
 # --- create time ---------------------------------------------------------------------------

@@ -1,0 +1,563 @@
+"""The per-container monitor: one small process per running container.
+
+Started detached (own session, stdio on /dev/null) by ``ContainerService.start`` as
+``python -m minke.containers.monitor MONITOR_JSON SYNC_FD``.  It:
+
+1. becomes a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so that the container's init,
+   forked by the runtime's ``create`` which then exits, is re-parented to it and it can
+   collect the exit status;
+2. holds the container's stdio: pipes, or the pty master the runtime hands over on the
+   ``--console-socket``;
+3. runs ``RUNTIME create`` then ``RUNTIME start`` and reports on the sync pipe:
+   ``created PID`` (only when the caller will attach before start), then ``ok PID`` or
+   ``err CODE MESSAGE`` (CODE 126/127 when the command cannot run / is not found);
+4. writes the output to the json-file log and to attached clients; serves attach on a unix
+   socket (``attach.sock``, protocol below);
+5. when the init exits: records the exit code, finish time and OOM kill in the database,
+   runs ``RUNTIME delete``, unmounts the rootfs, applies the restart policy with Docker's
+   back-off or, with ``--rm``, removes the container; then tells attached clients the exit
+   code and exits.
+
+It imports as little as possible while the container runs (os, json, selectors, socket,
+signal, struct, time, the log writer, ctypes for prctl); everything needed only after the
+container exits (the engine, sqlite3) is imported then.
+
+Attach protocol (unix stream socket).  The client sends one line
+``attach stdin=0|1 stdout=0|1 stderr=0|1\\n``, then frames; the monitor sends frames.  A
+frame is Docker's multiplexed-stream header, ``[type u8][0 0 0][length u32 BE]`` and the
+payload.  Monitor to client: 1 stdout, 2 stderr, 4 exit (payload: the exit code as ASCII).
+Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+from minke.containers.logs import LogWriter
+
+STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE_STDIN = 0, 1, 2, 4, 5, 6
+HEADER = struct.Struct(">B3xI")
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    return HEADER.pack(kind, len(payload)) + payload
+
+
+def short_path(path: str) -> tuple[str, int | None]:
+    """A unix socket path must fit 108 bytes; a longer one is reached through an O_PATH
+    fd of its directory (/proc/self/fd/N/name), which the kernel resolves like any path."""
+    if len(path) < 100:
+        return path, None
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    return f"/proc/self/fd/{fd}/{os.path.basename(path)}", fd
+
+
+def classify_error(message: str) -> int:
+    """Exit code Docker gives for a runtime error: 127 not found, 126 not executable."""
+    m = message.lower()
+    if "executable file not found" in m or "no such file or directory" in m or "not found in $path" in m:
+        return 127
+    if "permission denied" in m or "exec format error" in m or "is a directory" in m:
+        return 126
+    return 125
+
+
+def proc_start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the pid is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    # The command name (field 2) may hold spaces and parens: split after the last ")".
+    rest = data[data.rfind(b")") + 2 :].split()
+    return int(rest[19])
+
+
+def _set_subreaper() -> None:
+    from minke.runtime import libc
+
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+
+
+class Monitor:
+    def __init__(self, cfg: dict, sync_fd: int) -> None:
+        self.cfg = cfg
+        self.id: str = cfg["id"]
+        self.sync_fd: int | None = sync_fd
+        self.sel = selectors.DefaultSelector()
+        self.clients: dict[socket.socket, dict] = {}
+        self.stdin_w: int | None = None  # write end of the container's stdin pipe
+        self.pty: int | None = None
+        self.outputs: dict[int, str] = {}  # fd -> "stdout" / "stderr"
+        self.log = LogWriter(cfg["log_path"], cfg["log_max_size"], cfg["log_max_files"])
+        self.init_pid = 0
+        self.exit_status: int | None = None
+        self.listener: socket.socket | None = None
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._keep_fds: list[int] = []
+
+    # --- small helpers --------------------------------------------------------------------
+    def report(self, line: str) -> None:
+        if self.sync_fd is not None:
+            try:
+                os.write(self.sync_fd, (line + "\n").encode())
+            except OSError:
+                pass  # the caller went away (SIGKILLed CLI): the container runs on
+
+    def close_sync(self) -> None:
+        if self.sync_fd is not None:
+            os.close(self.sync_fd)
+            self.sync_fd = None
+
+    def runtime(self, *args: str, stdin=None, stdout=None, stderr=None, check_output=False):
+        import subprocess
+
+        argv = list(self.cfg["runtime_argv"]) + list(args)
+        if check_output:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr)
+
+    def db(self):
+        import sqlite3
+
+        conn = sqlite3.connect(self.cfg["db_path"], timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn
+
+    def update(self, **cols) -> None:
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        conn = self.db()
+        try:
+            conn.execute(f"UPDATE containers SET {sets} WHERE id = ?", (*cols.values(), self.id))
+        finally:
+            conn.close()
+
+    # --- create and start ---------------------------------------------------------------------
+    def create(self) -> None:
+        """Run the runtime's create with our pipes / console socket as the init's stdio."""
+        cfg = self.cfg
+        pidfile = os.path.join(cfg["bundle"], "init.pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+        args = ["create", "--bundle", cfg["bundle"], "--pid-file", pidfile]
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        child_fds: list[int] = []
+        console = None
+        if cfg["tty"]:
+            sock_path = os.path.join(cfg["bundle"], "console.sock")
+            if os.path.exists(sock_path):
+                os.unlink(sock_path)
+            bind_path, keep = short_path(sock_path)
+            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            console.bind(bind_path)
+            console.listen(1)
+            args += ["--console-socket", bind_path]
+            stdin = stdout = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            child_fds.append(stdin)
+            stderr = err_w
+        else:
+            if cfg["open_stdin"]:
+                in_r, in_w = os.pipe2(os.O_CLOEXEC)
+                self.stdin_w = in_w
+                stdin = in_r
+            else:
+                stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            e_r, e_w = os.pipe2(os.O_CLOEXEC)
+            self.outputs = {out_r: "stdout", e_r: "stderr"}
+            stdout, stderr = out_w, e_w
+            child_fds += [stdin, out_w, e_w]
+            # The runtime's own error message goes to the container's stderr pipe in
+            # pass-through mode; on failure we read it from there.
+            os.close(err_w)
+            os.close(err_r)
+            err_r = e_r
+            err_w = -1
+        args.append(self.id)
+        # The runtime's messages in a file too (runc --log), when it supports it.
+        res = self.runtime(*args, stdin=stdin, stdout=stdout, stderr=stderr)
+        for fd in child_fds:
+            os.close(fd)
+        if err_w >= 0:
+            os.close(err_w)
+        if res.returncode != 0:
+            message = self._drain_error(err_r)
+            raise _StartError(classify_error(message), message or f"runtime create exited with {res.returncode}")
+        if cfg["tty"]:
+            os.close(err_r)
+            console.settimeout(10)
+            conn, _ = console.accept()
+            _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+            conn.close()
+            console.close()
+            os.unlink(os.path.join(cfg["bundle"], "console.sock"))
+            self.pty = fds[0]
+            os.set_blocking(self.pty, False)
+            self.outputs = {self.pty: "stdout"}
+        with open(pidfile) as f:
+            self.init_pid = int(f.read().strip())
+
+    def _drain_error(self, fd: int) -> str:
+        os.set_blocking(fd, False)
+        chunks = []
+        try:
+            while True:
+                b = os.read(fd, 65536)
+                if not b:
+                    break
+                chunks.append(b)
+        except BlockingIOError:
+            pass
+        text = b"".join(chunks).decode(errors="replace").strip()
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        # runc prints "time=... level=error msg=..." lines; keep the message part.
+        msg = lines[-1] if lines else ""
+        if 'msg="' in msg:
+            msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+        return msg
+
+    def start(self) -> None:
+        res = self.runtime("start", self.id, check_output=True)
+        if res.returncode != 0:
+            message = (res.stderr or "").strip().splitlines()
+            msg = message[-1] if message else f"runtime start exited with {res.returncode}"
+            if 'msg="' in msg:
+                msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+            raise _StartError(classify_error(msg), msg)
+
+    def listen(self) -> None:
+        path = self.cfg["attach_socket"]
+        if os.path.exists(path):
+            os.unlink(path)
+        bind_path, keep = short_path(path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        s.bind(bind_path)
+        os.chmod(path, 0o600)
+        s.listen(16)
+        if keep is not None:
+            os.close(keep)
+        s.setblocking(False)
+        self.listener = s
+        self.sel.register(s, selectors.EVENT_READ, "listen")
+
+    # --- the loop -------------------------------------------------------------------------------
+    def _on_sigchld(self, *_a) -> None:
+        try:
+            os.write(self._wake_w, b"c")
+        except OSError:
+            pass
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.init_pid:
+                self.exit_status = status
+
+    def accept(self) -> None:
+        assert self.listener is not None
+        try:
+            conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(True)
+        conn.settimeout(5)
+        try:
+            line = b""
+            while not line.endswith(b"\n") and len(line) < 256:
+                b = conn.recv(1)
+                if not b:
+                    break
+                line += b
+        except OSError:
+            conn.close()
+            return
+        opts = dict(p.split("=", 1) for p in line.decode(errors="replace").split()[1:] if "=" in p)
+        conn.setblocking(False)
+        self.clients[conn] = {
+            "stdin": opts.get("stdin") == "1",
+            "stdout": opts.get("stdout", "1") == "1",
+            "stderr": opts.get("stderr", "1") == "1",
+            "buf": b"",
+        }
+        self.sel.register(conn, selectors.EVENT_READ, "client")
+
+    def drop_client(self, conn: socket.socket) -> None:
+        self.clients.pop(conn, None)
+        try:
+            self.sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    def client_input(self, conn: socket.socket) -> None:
+        info = self.clients[conn]
+        try:
+            data = conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop_client(conn)
+            return
+        buf = info["buf"] + data
+        while len(buf) >= HEADER.size:
+            kind, n = HEADER.unpack_from(buf)
+            if len(buf) < HEADER.size + n:
+                break
+            payload = buf[HEADER.size : HEADER.size + n]
+            buf = buf[HEADER.size + n :]
+            if kind == STDIN and info["stdin"]:
+                self.write_stdin(payload)
+            elif kind == RESIZE and self.pty is not None:
+                self.resize(payload)
+            elif kind == CLOSE_STDIN and info["stdin"]:
+                self.close_stdin()
+        info["buf"] = buf
+
+    def write_stdin(self, data: bytes) -> None:
+        fd = self.pty if self.pty is not None else self.stdin_w
+        if fd is None:
+            return
+        try:
+            # Blocking write is acceptable: a container that never reads its stdin while
+            # a client keeps typing stalls only its own monitor.
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                except BlockingIOError:
+                    time.sleep(0.01)
+        except OSError:
+            self.close_stdin()
+
+    def close_stdin(self) -> None:
+        if self.stdin_w is not None:
+            os.close(self.stdin_w)
+            self.stdin_w = None
+        elif self.pty is not None:
+            # EOF on a terminal is ^D at the start of a line.
+            try:
+                os.write(self.pty, b"\x04")
+            except OSError:
+                pass
+
+    def resize(self, payload: bytes) -> None:
+        import fcntl
+        import termios
+
+        try:
+            rows, cols = (int(x) for x in payload.split())
+            fcntl.ioctl(self.pty, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        except (ValueError, OSError):
+            pass
+
+    def output(self, fd: int) -> bool:
+        """Read one chunk of container output; False at EOF."""
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        except OSError:  # EIO on a pty whose other side is closed
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            del self.outputs[fd]
+            os.close(fd)
+            if fd == self.pty:
+                self.pty = None
+            return False
+        stream = self.outputs[fd]
+        self.log.write(stream, data)
+        kind = STDOUT if stream == "stdout" else STDERR
+        msg = frame(kind, data)
+        for conn, info in list(self.clients.items()):
+            if info[stream]:
+                try:
+                    conn.setblocking(True)
+                    conn.sendall(msg)
+                    conn.setblocking(False)
+                except OSError:
+                    self.drop_client(conn)
+        return True
+
+    def run_loop(self) -> None:
+        for fd in self.outputs:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, "output")
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self.reap()
+        deadline = None
+        while True:
+            if self.exit_status is not None:
+                # The init is gone; in its pid namespace everyone else is too, so the
+                # pipes reach EOF at once.  Give stragglers (a pty held open) a second.
+                if not self.outputs:
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + 1.0
+                if time.monotonic() > deadline:
+                    break
+            timeout = 0.2 if self.exit_status is not None else None
+            for key, _ in self.sel.select(timeout):
+                tag = key.data
+                if tag == "output":
+                    self.output(key.fd)  # type: ignore[arg-type]
+                elif tag == "wake":
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                elif tag == "listen":
+                    self.accept()
+                elif tag == "client":
+                    self.client_input(key.fileobj)  # type: ignore[arg-type]
+        for fd in list(self.outputs):
+            self.sel.unregister(fd)
+            os.close(fd)
+        self.outputs = {}
+        self.log.flush()
+
+    # --- after the exit -----------------------------------------------------------------------------
+    def oom_killed(self) -> bool:
+        """cgroup v1 memory.oom_control's oom_kill counter (v2: memory.events oom_kill)."""
+        rel = self.cfg.get("cgroup_path", "").strip("/")
+        for path, key in (
+            (f"/sys/fs/cgroup/memory/{rel}/memory.oom_control", "oom_kill"),
+            (f"/sys/fs/cgroup/{rel}/memory.events", "oom_kill"),
+        ):
+            try:
+                with open(path) as f:
+                    for line in f:
+                        k, _, v = line.partition(" ")
+                        if k == key and int(v) > 0:
+                            return True
+            except (OSError, ValueError):
+                continue
+        return False
+
+    def send_exit(self, code: int) -> None:
+        msg = frame(EXIT, str(code).encode())
+        for conn in list(self.clients):
+            try:
+                conn.setblocking(True)
+                conn.sendall(msg)
+            except OSError:
+                pass
+            self.drop_client(conn)
+
+
+class _StartError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _restart_delay(restart_count: int) -> float:
+    """Docker's back-off: 100 ms doubling per restart, at most a minute."""
+    return min(0.1 * (2 ** restart_count), 60.0)
+
+
+def main(argv: list[str]) -> int:
+    cfg_path, sync_fd = argv[0], int(argv[1])
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    _set_subreaper()
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    mon = Monitor(cfg, sync_fd)
+    signal.signal(signal.SIGCHLD, mon._on_sigchld)
+    restart_count = cfg.get("restart_count", 0)
+    first = True
+    while True:
+        started = time.time()
+        try:
+            if first:
+                mon.listen()
+            mon.create()
+            if first and cfg.get("wait_attach"):
+                mon.report(f"created {mon.init_pid}")
+                # The caller attaches before the start so it sees all the output.
+                mon.listener.setblocking(True)  # type: ignore[union-attr]
+                mon.listener.settimeout(30)  # type: ignore[union-attr]
+                try:
+                    mon.accept()
+                except OSError:
+                    pass
+                mon.listener.setblocking(False)  # type: ignore[union-attr]
+            mon.start()
+        except _StartError as e:
+            _after_failed_start(mon, e)
+            return 1
+        mon.update(
+            status="running", pid=mon.init_pid, started_at=started, exit_code=0, error="",
+            oom_killed=0, finished_at=None, monitor_pid=os.getpid(),
+            monitor_start=proc_start_time(os.getpid()), restart_count=restart_count,
+        )
+        if first:
+            mon.report(f"ok {mon.init_pid}")
+            mon.close_sync()
+        first = False
+        mon.run_loop()
+        status = mon.exit_status if mon.exit_status is not None else 0
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:
+            code = 128 - code
+        decision = _after_exit(mon, code, restart_count, time.time() - started)
+        if decision is None:
+            mon.send_exit(code)
+            return 0
+        restart_count = decision
+        mon.exit_status = None
+        mon.init_pid = 0
+
+
+def _engine_service(cfg: dict):
+    from minke.config import Config
+    from minke.engine import Engine
+
+    engine = Engine(Config(root=cfg["root"], run_root=cfg["run_root"], snapshotter=cfg.get("snapshotter", "auto")))
+    return engine.containers
+
+
+def _after_failed_start(mon: Monitor, e: _StartError) -> None:
+    mon.runtime("delete", "--force", mon.id, check_output=True)
+    svc = _engine_service(mon.cfg)
+    svc._start_failed(mon.id, e.code, e.message)
+    mon.report(f"err {e.code} {e.message}")
+    mon.close_sync()
+
+
+def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float) -> int | None:
+    """Record the exit; return the new restart count when the policy restarts it."""
+    oom = mon.oom_killed()
+    mon.runtime("delete", "--force", mon.id, check_output=True)
+    svc = _engine_service(mon.cfg)
+    return svc._monitor_exited(mon.id, code, oom, restart_count, ran_for, _restart_delay)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        sys.exit(1)

@@ -1,0 +1,969 @@
+"""ContainerService: the container lifecycle (create, start, stop, kill, restart, rm, wait,
+rename, prune, list, inspect, logs).
+
+Lifecycle and who does what::
+
+    create   CLI:     row (name reserved, UNIQUE), writable snapshot over the image's
+                      top chain ID, the container dir (hosts, hostname, resolv.conf)
+    start    CLI:     lock; mount the rootfs; config.json; spawn the monitor (double fork,
+                      own session) and wait for its report on a pipe
+             monitor: runtime create + start; row -> running; logs; waits the init
+    exit     monitor: row -> exited (code, time, OOM); runtime delete; unmount; then the
+                      restart policy (back-off, mount again, create again) or --rm
+    stop     CLI:     stop signal, wait, SIGKILL after the timeout (the monitor records)
+    rm       CLI:     lock; (-f: SIGKILL and wait for the monitor); unmount; remove the
+                      snapshot, the dirs, the row
+
+Every command first reconciles: a container whose monitor is gone (pid missing, or the pid
+reused by another process: the start time in /proc differs) is killed, unmounted and
+marked exited, so ``ps -a`` never shows a dead container as running.
+
+Paths: ``ROOT/containers/ID/`` holds what outlives a reboot (hosts, hostname, resolv.conf,
+the json log); ``RUN_ROOT/containers/ID/`` holds the bundle (config.json, the rootfs mount
+point, the attach socket, the monitor's own log); ``RUN_ROOT/locks/ID.lock`` serialises
+commands on one container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal as _signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from minke.containers.state import Status
+from minke.errors import (
+    AlreadyExists,
+    CannotRun,
+    CommandNotFound,
+    Conflict,
+    InvalidArgument,
+    MinkeError,
+    NotFound,
+    Unavailable,
+)
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+_ADJECTIVES = (
+    "admiring", "agitated", "amazing", "awesome", "blissful", "bold", "brave", "charming",
+    "clever", "cool", "dazzling", "eager", "ecstatic", "elegant", "epic", "festive", "focused",
+    "friendly", "gallant", "gifted", "happy", "hopeful", "jolly", "keen", "kind", "lucid",
+    "modest", "nifty", "optimistic", "peaceful", "quirky", "relaxed", "serene", "sharp",
+    "stoic", "sweet", "tender", "trusting", "vibrant", "wizardly", "zealous",
+)
+_WHALES = (
+    "beluga", "blue", "bowhead", "bryde", "cuvier", "fin", "gray", "humpback", "minke",
+    "narwhal", "orca", "pilot", "right", "sei", "sperm", "beaked", "pygmy", "dwarf", "omura",
+    "rice", "baird", "arnoux", "sowerby", "gervais", "hector", "blainville",
+)
+
+
+def _random_name() -> str:
+    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_WHALES)}"
+
+
+def check_name(name: str) -> str:
+    n = name[1:] if name.startswith("/") else name
+    if len(n) < 2 or n[0] in "_.-" or not set(n) <= _NAME_CHARS:
+        raise InvalidArgument(f"invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    return n
+
+
+def format_time(ts: float | None) -> str:
+    if not ts:
+        return "0001-01-01T00:00:00Z"
+    secs = int(ts)
+    nanos = int(round((ts - secs) * 1e9))
+    if nanos >= 1_000_000_000:
+        secs, nanos = secs + 1, 0
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container row, with its Config and HostConfig parsed."""
+
+    id: str
+    name: str
+    image_id: str
+    image_ref: str
+    created: float
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    snapshot_key: str
+    status: Status
+    pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    oom_killed: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    restart_count: int = 0
+    monitor_pid: int = 0
+    monitor_start: int = 0
+    stopped_by_user: bool = False
+    runtime: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def command(self) -> list[str]:
+        from minke.containers.spec import command_of
+
+        return command_of(self.config)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Container:
+        return cls(
+            id=row["id"], name=row["name"], image_id=row["image_id"], image_ref=row["image_ref"],
+            created=row["created"], config=json.loads(row["config"]),
+            host_config=json.loads(row["host_config"]), snapshot_key=row["snapshot_key"],
+            status=Status(row["status"]), pid=row["pid"], exit_code=row["exit_code"],
+            error=row["error"], oom_killed=bool(row["oom_killed"]), started_at=row["started_at"],
+            finished_at=row["finished_at"], restart_count=row["restart_count"],
+            monitor_pid=row["monitor_pid"], monitor_start=row["monitor_start"],
+            stopped_by_user=bool(row["stopped_by_user"]), runtime=row["runtime"],
+        )
+
+
+def _proc_start_time(pid: int) -> int:
+    from minke.containers.monitor import proc_start_time
+
+    return proc_start_time(pid) if pid > 0 else 0
+
+
+class ContainerService:
+    def __init__(self, config: Any, db: Any, images: Any, snapshots: Any) -> None:
+        self.config = config
+        self.db = db
+        self.images = images
+        self.snapshots = snapshots
+
+    # --- paths ---------------------------------------------------------------------------------
+    def container_dir(self, cid: str) -> str:
+        return os.path.join(self.config.containers_dir, cid)
+
+    def run_dir(self, cid: str) -> str:
+        return os.path.join(self.config.run_root, "containers", cid)
+
+    def rootfs(self, cid: str) -> str:
+        return os.path.join(self.run_dir(cid), "rootfs")
+
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.container_dir(cid), f"{cid}-json.log")
+
+    def _lock(self, cid: str):
+        from minke.store.locks import FileLock
+
+        d = os.path.join(self.config.run_root, "locks")
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        return FileLock(os.path.join(d, f"{cid}.lock"))
+
+    # --- runtime --------------------------------------------------------------------------------
+    def runtime_argv(self, name: str) -> list[str]:
+        """The runtime's command line with its state root: ``minke`` is the built-in
+        ``minke-runtime``; ``runc``/``crun``/any name is looked up in PATH; a path is used
+        as is."""
+        name = name or self.config.runtime
+        if name in ("minke", "minke-runtime"):
+            import sys
+
+            cand = os.path.join(os.path.dirname(sys.executable), "minke-runtime")
+            binary = cand if os.access(cand, os.X_OK) else shutil.which("minke-runtime")
+            label = "minke"
+        elif "/" in name:
+            binary, label = name, os.path.basename(name)
+        else:
+            binary, label = shutil.which(name), name
+        if not binary or not os.access(binary, os.X_OK):
+            raise Unavailable(f"runtime {name!r} not found")
+        root = os.path.join(self.config.run_root, "runtime", label)
+        return [binary, "--root", root]
+
+    # --- lookup -----------------------------------------------------------------------------------
+    def _row(self, ref: str) -> Any:
+        if not ref:
+            raise NotFound("No such container: ")
+        row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (ref,))
+        if row is None:
+            row = self.db.query_one("SELECT * FROM containers WHERE name = ?", (ref.lstrip("/"),))
+        if row is None and all(c in "0123456789abcdef" for c in ref):
+            rows = self.db.query("SELECT * FROM containers WHERE id LIKE ? LIMIT 2", (ref + "%",))
+            if len(rows) > 1:
+                raise InvalidArgument(f"multiple containers found with provided prefix: {ref}")
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFound(f"No such container: {ref}")
+        return row
+
+    def get(self, ref: str) -> Container:
+        c = Container.from_row(self._row(ref))
+        return self._reconcile(c)
+
+    def find(self, ref: str) -> Container | None:
+        try:
+            return self.get(ref)
+        except NotFound:
+            return None
+
+    def list(self, all: bool = True) -> list[Container]:
+        rows = self.db.query("SELECT * FROM containers ORDER BY created DESC, rowid DESC")
+        out = [self._reconcile(Container.from_row(r)) for r in rows]
+        return out if all else [c for c in out if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)]
+
+    def _update(self, cid: str, **cols: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        self.db.execute(f"UPDATE containers SET {sets} WHERE id = ?", (*cols.values(), cid))
+
+    def monitor_alive(self, c: Container) -> bool:
+        return c.monitor_pid > 0 and _proc_start_time(c.monitor_pid) == c.monitor_start
+
+    def _reconcile(self, c: Container) -> Container:
+        """A container said to be running whose monitor is gone: clean up, mark exited."""
+        if not c.status.is_active or self.monitor_alive(c):
+            return c
+        # Re-read under the lock: the monitor may just have recorded the exit itself.
+        with self._lock(c.id):
+            row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (c.id,))
+            if row is None:
+                raise NotFound(f"No such container: {c.id}")
+            c = Container.from_row(row)
+            if not c.status.is_active or self.monitor_alive(c):
+                return c
+            self._runtime_quiet(c, "kill", c.id, "KILL")
+            self._runtime_quiet(c, "delete", "--force", c.id)
+            self._unmount(c.id)
+            self._update(
+                c.id, status=Status.EXITED.value, pid=0, exit_code=137 if c.status is Status.RUNNING else c.exit_code,
+                finished_at=time.time(), error="container monitor died", monitor_pid=0,
+            )
+            return Container.from_row(self.db.query_one("SELECT * FROM containers WHERE id = ?", (c.id,)))
+
+    def _runtime_quiet(self, c: Container, *args: str) -> int:
+        import subprocess
+
+        try:
+            argv = self.runtime_argv(c.runtime)
+        except Unavailable:
+            return -1
+        return subprocess.run(argv + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+    # --- create -------------------------------------------------------------------------------------
+    def _resolve_image(self, ref: str) -> tuple[str, dict, str | None]:
+        """(image id, the image config's ``config`` object, top chain id)."""
+        img = self.images.resolve(ref)
+        cfg = self.images.image_config(img) if hasattr(self.images, "image_config") else img.extra.get("config", {})
+        inner = cfg.get("config") or cfg.get("Config") or {} if isinstance(cfg, dict) else {}
+        return img.id, inner, img.chain_id
+
+    def create(self, config: dict[str, Any], host_config: dict[str, Any] | None = None, name: str | None = None) -> Container:
+        """Docker's create: ``config`` is Docker's Config (``Image`` required; ``Cmd`` /
+        ``Entrypoint`` None for the image's), ``host_config`` Docker's HostConfig."""
+        from minke.containers.options import validate_host_config
+        from minke.containers.spec import hosts_file, make_config, resolv_conf
+
+        hc = dict(host_config or {})
+        hc.setdefault("NetworkMode", "none" if False else "default")
+        hc.setdefault("RestartPolicy", {"Name": "", "MaximumRetryCount": 0})
+        hc.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+        hc.setdefault("Runtime", self.config.runtime)
+        validate_host_config(hc)
+        runtime = hc.get("Runtime") or self.config.runtime
+        self.runtime_argv(runtime)  # fail early on an unknown runtime
+        image_ref = config.get("Image") or ""
+        if not image_ref:
+            raise InvalidArgument("no image given")
+        image_id, image_cfg, chain_id = self._resolve_image(image_ref)
+        ep = config.get("Entrypoint")
+        if ep is not None:
+            ep = [] if list(ep) == [""] else list(ep)
+        cfg = make_config(
+            image_cfg, image=image_ref, cmd=config.get("Cmd") or None, entrypoint=ep,
+            env=config.get("Env") or [], user=config.get("User"), workdir=config.get("WorkingDir") or None,
+            hostname=config.get("Hostname") or None, labels=config.get("Labels") or {},
+            tty=bool(config.get("Tty")), open_stdin=bool(config.get("OpenStdin")),
+            stop_signal=config.get("StopSignal") or None, stop_timeout=config.get("StopTimeout"),
+        )
+        cfg["StdinOnce"] = bool(config.get("StdinOnce"))
+        for k in ("AttachStdin", "AttachStdout", "AttachStderr"):
+            cfg[k] = bool(config.get(k))
+        cid = secrets.token_hex(32)
+        if not cfg["Hostname"]:
+            cfg["Hostname"] = cid[:12]
+        explicit = name is not None
+        nm = check_name(name) if explicit else _random_name()
+        now = time.time()
+        for attempt in range(20):
+            try:
+                with self.db.transaction():
+                    self.db.execute(
+                        "INSERT INTO containers (id, name, image_id, image_ref, created, config, host_config, snapshot_key, status, runtime)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?)",
+                        (cid, nm, image_id, image_ref, now, json.dumps(cfg), json.dumps(hc), cid, runtime),
+                    )
+                break
+            except Exception as e:  # sqlite3.IntegrityError, without importing sqlite3 here
+                if "UNIQUE" not in str(e) and "unique" not in str(e):
+                    raise
+                if explicit:
+                    other = self.db.query_one("SELECT id FROM containers WHERE name = ?", (nm,))
+                    oid = other["id"] if other else "?"
+                    raise AlreadyExists(
+                        f'Conflict. The container name "/{nm}" is already in use by container "{oid}". '
+                        "You have to remove (or rename) that container to be able to reuse that name."
+                    ) from None
+                nm = _random_name() + (str(attempt) if attempt > 5 else "")
+        try:
+            self.snapshots.prepare(cid, parent=chain_id, labels={"minke.io/container": cid})
+            d = self.container_dir(cid)
+            os.makedirs(d, mode=0o710, exist_ok=True)
+            try:
+                with open("/etc/resolv.conf") as f:
+                    host_resolv = f.read()
+            except OSError:
+                host_resolv = ""
+            for fname, text in (("hosts", hosts_file(cfg["Hostname"])), ("hostname", cfg["Hostname"] + "\n"), ("resolv.conf", resolv_conf(host_resolv))):
+                with open(os.path.join(d, fname), "w") as f:
+                    f.write(text)
+        except BaseException:
+            self._remove_files(cid)
+            raise
+        return self.get(cid)
+
+    # --- start -------------------------------------------------------------------------------------
+    def _mount_rootfs(self, c: Container) -> str:
+        from minke.snapshots.mount import mount_all
+
+        target = self.rootfs(c.id)
+        os.makedirs(target, mode=0o700, exist_ok=True)
+        if not os.path.ismount(target):
+            mount_all(self.snapshots.mounts(c.snapshot_key), target)
+        return target
+
+    def _unmount(self, cid: str) -> None:
+        target = self.rootfs(cid)
+        if os.path.ismount(target):
+            from minke.snapshots.mount import unmount
+
+            unmount(target)
+
+    def _read_image_file(self, rootfs: str, path: str) -> str | None:
+        # The image's /etc/passwd may be a symlink: resolve it inside the rootfs, never
+        # on the host.
+        full = os.path.join(rootfs, path.lstrip("/"))
+        for _ in range(10):
+            if not os.path.islink(full):
+                break
+            target = os.readlink(full)
+            base = rootfs if target.startswith("/") else os.path.dirname(full)
+            full = os.path.normpath(os.path.join(base, target.lstrip("/")))
+            if not full.startswith(rootfs):
+                return None
+        try:
+            with open(full, encoding="utf-8", errors="replace") as f:
+                return f.read(1 << 20)
+        except OSError:
+            return None
+
+    def _write_bundle(self, c: Container) -> dict:
+        """Mount the rootfs and write config.json; return the monitor's settings."""
+        from minke.containers.options import log_limits
+        from minke.containers.spec import SpecInputs, build_spec, default_caps, security_options
+
+        rundir = self.run_dir(c.id)
+        os.makedirs(rundir, mode=0o700, exist_ok=True)
+        rootfs = self._mount_rootfs(c)
+        hc = c.host_config
+        sec = security_options(hc.get("SecurityOpt") or [])
+        seccomp_file = None
+        if sec["seccomp"] not in ("default", "unconfined"):
+            try:
+                with open(sec["seccomp"]) as f:
+                    seccomp_file = json.load(f)
+            except (OSError, ValueError) as e:
+                raise InvalidArgument(f"opening seccomp profile ({sec['seccomp']}) failed: {e}") from None
+        caps = default_caps()
+        from minke.containers.spec import capabilities
+
+        eff = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [], bool(hc.get("Privileged")), caps)
+        seccomp = None
+        if sec["seccomp"] == "default" and not hc.get("Privileged"):
+            try:
+                from minke.runtime.seccomp import default_profile
+            except ImportError:
+                default_profile = None
+            if default_profile is not None:
+                seccomp = default_profile(eff)
+        init_path = None
+        if hc.get("Init"):
+            init_path = next((p for p in (shutil.which("docker-init"), shutil.which("tini-static"), "/usr/bin/tini-static") if p and os.path.exists(p)), None)
+        import platform
+
+        spec = build_spec(c.config, hc, SpecInputs(
+            container_id=c.id, rootfs=rootfs, container_dir=self.container_dir(c.id),
+            passwd=self._read_image_file(rootfs, "/etc/passwd"), group=self._read_image_file(rootfs, "/etc/group"),
+            cgroup_parent=self.config.cgroup_parent, default_caps=caps, seccomp=seccomp,
+            seccomp_file=seccomp_file, init_path=init_path, arch=platform.machine(),
+        ))
+        tmp = os.path.join(rundir, "config.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(spec, f)
+        os.replace(tmp, os.path.join(rundir, "config.json"))
+        size, files = log_limits(hc.get("LogConfig") or {})
+        return {
+            "id": c.id,
+            "runtime_argv": self.runtime_argv(c.runtime),
+            "bundle": rundir,
+            "log_path": self.log_path(c.id),
+            "log_max_size": size,
+            "log_max_files": files,
+            "tty": bool(c.config.get("Tty")),
+            "open_stdin": bool(c.config.get("OpenStdin")),
+            "attach_socket": os.path.join(rundir, "attach.sock"),
+            "db_path": self.config.db_path,
+            "root": self.config.root,
+            "run_root": self.config.run_root,
+            "snapshotter": self.config.snapshotter,
+            "cgroup_path": spec["linux"]["cgroupsPath"],
+            "restart_count": c.restart_count,
+        }
+
+    def start(self, ref: str, *, attach: dict | None = None) -> Any:
+        """Start a container.  With ``attach`` ({"stdin": bool, "stdout": bool, "stderr":
+        bool}) the caller is attached before the process starts, so it misses no output;
+        an ``AttachSession`` is returned."""
+        c = self.get(ref)
+        with self._lock(c.id):
+            c = Container.from_row(self._row(c.id))
+            c.status.check_start(c.id)
+            if c.status is Status.RUNNING:
+                return self.attach(c.id, **attach) if attach else None
+            try:
+                mcfg = self._write_bundle(c)
+            except BaseException:
+                self._unmount(c.id)
+                raise
+            mcfg["wait_attach"] = attach is not None
+            path = os.path.join(self.run_dir(c.id), "monitor.json")
+            with open(path, "w") as f:
+                json.dump(mcfg, f)
+            self._update(c.id, stopped_by_user=0)
+            r = self._spawn_monitor(c.id, path)
+            session = None
+            try:
+                line = _read_line(r)
+                if line.startswith("created") and attach is not None:
+                    session = AttachSession.connect(mcfg["attach_socket"], **attach)
+                    line = _read_line(r)
+            finally:
+                os.close(r)
+            if line.startswith("ok"):
+                return session
+            if session is not None:
+                session.close()
+            if line.startswith("err"):
+                _, code, msg = (line.split(" ", 2) + ["", ""])[:3]
+                cls = {127: CommandNotFound, 126: CannotRun}.get(int(code), MinkeError)
+                raise cls(msg)
+            # The monitor died before it could report: its log says why.
+            self._unmount(c.id)
+            raise MinkeError(f"container {c.short_id} monitor failed to start: {self._monitor_log_tail(c.id)}")
+
+    def _monitor_log_tail(self, cid: str) -> str:
+        try:
+            with open(os.path.join(self.run_dir(cid), "monitor.log")) as f:
+                lines = [ln for ln in f.read().splitlines() if ln.strip()]
+            return lines[-1] if lines else "no output"
+        except OSError:
+            return "no output"
+
+    def _spawn_monitor(self, cid: str, cfg_path: str) -> int:
+        """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie."""
+        import sys
+
+        r, w = os.pipe2(os.O_CLOEXEC)
+        log = os.path.join(self.run_dir(cid), "monitor.log")
+        argv = [sys.executable, "-m", "minke.containers.monitor", cfg_path, str(w)]
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            try:
+                os.setsid()
+                if os.fork() != 0:
+                    os._exit(0)
+                devnull = os.open(os.devnull, os.O_RDWR)
+                logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.dup2(devnull, 0)
+                os.dup2(devnull, 1)
+                os.dup2(logfd, 2)
+                os.set_inheritable(w, True)
+                os.chdir("/")
+                os.execv(argv[0], argv)
+            finally:
+                os._exit(127)
+        os.close(w)
+        os.waitpid(pid, 0)
+        return r
+
+    # --- called by the monitor ---------------------------------------------------------------------
+    def _start_failed(self, cid: str, code: int, message: str) -> None:
+        self._unmount(cid)
+        self._update(cid, status=Status.CREATED.value if self._status(cid) == Status.CREATED else Status.EXITED.value,
+                     exit_code=code, error=message, pid=0, monitor_pid=0)
+        row = self.db.query_one("SELECT host_config FROM containers WHERE id = ?", (cid,))
+        if row is not None and json.loads(row["host_config"]).get("AutoRemove"):
+            self._remove_files(cid)
+
+    def _status(self, cid: str) -> Status | None:
+        row = self.db.query_one("SELECT status FROM containers WHERE id = ?", (cid,))
+        return Status(row["status"]) if row else None
+
+    def _monitor_exited(self, cid: str, code: int, oom: bool, restart_count: int, ran_for: float, delay_fn) -> int | None:
+        self._unmount(cid)
+        row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
+        if row is None:
+            return None
+        c = Container.from_row(row)
+        if c.status is not Status.REMOVING:
+            self._update(cid, status=Status.EXITED.value, exit_code=code, finished_at=time.time(), oom_killed=int(oom), pid=0)
+        policy = c.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        restart = not c.stopped_by_user and c.status is not Status.REMOVING and (
+            name in ("always", "unless-stopped")
+            or (name == "on-failure" and code != 0 and (not policy.get("MaximumRetryCount") or restart_count < int(policy["MaximumRetryCount"])))
+        )
+        if restart:
+            self._update(cid, status=Status.RESTARTING.value)
+            delay = 0.1 if ran_for >= 10 else delay_fn(restart_count)
+            end = time.monotonic() + delay
+            while time.monotonic() < end:
+                time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+                row = self.db.query_one("SELECT stopped_by_user, status FROM containers WHERE id = ?", (cid,))
+                if row is None or row["stopped_by_user"] or row["status"] == Status.REMOVING.value:
+                    if row is not None:
+                        self._update(cid, status=Status.EXITED.value)
+                    return None
+            try:
+                self._write_bundle(Container.from_row(self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))))
+            except MinkeError as e:
+                self._update(cid, status=Status.EXITED.value, error=str(e))
+                return None
+            return restart_count + 1
+        if c.host_config.get("AutoRemove"):
+            self._remove_files(cid)
+        return None
+
+    # --- stop / kill / restart -------------------------------------------------------------------------
+    def kill(self, ref: str, signal: int | str = "KILL") -> Container:
+        from minke.containers.options import parse_signal
+
+        sig = parse_signal(str(signal))
+        c = self.get(ref)
+        c.status.check_kill(c.id)
+        stop_sig = parse_signal(c.config.get("StopSignal") or "SIGTERM")
+        if sig in (_signal.SIGKILL, stop_sig):
+            self._update(c.id, stopped_by_user=1)
+        if c.status is Status.RESTARTING:
+            return c
+        self._signal(c, sig)
+        return c
+
+    def _signal(self, c: Container, sig: int) -> None:
+        import subprocess
+
+        res = subprocess.run(self.runtime_argv(c.runtime) + ["kill", c.id, str(sig)], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if res.returncode != 0:
+            # The container may have exited between our read and the kill.
+            now = self.get(c.id)
+            if now.status is Status.RUNNING:
+                raise MinkeError(f"cannot kill container {c.short_id}: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else 'runtime kill failed'}")
+
+    def _wait_not_running(self, cid: str, timeout: float | None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            c = self.get(cid)
+            if c.status not in (Status.RUNNING, Status.PAUSED):
+                return True
+            if end is not None and time.monotonic() >= end:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> Container:
+        """The stop signal, then SIGKILL after ``timeout`` seconds (the container's
+        StopTimeout, else 10).  Stopping a stopped container is not an error (Docker)."""
+        from minke.containers.options import parse_signal
+
+        c = self.get(ref)
+        self._update(c.id, stopped_by_user=1)
+        if not c.status.can_stop():
+            return c
+        if c.status is Status.RESTARTING:
+            self._wait_not_running(c.id, 5)
+            return self.get(c.id)
+        t = timeout if timeout is not None else c.config.get("StopTimeout", 10)
+        if t is None:
+            t = 10
+        sig = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
+        try:
+            self._signal(c, sig)
+        except MinkeError:
+            pass
+        if t < 0 or not self._wait_not_running(c.id, float(t) if t >= 0 else None):
+            try:
+                self._signal(c, _signal.SIGKILL)
+            except MinkeError:
+                pass
+            self._wait_not_running(c.id, 10)
+        # The monitor records the exit before it cleans up; wait for it so a following
+        # rm or start finds the rootfs unmounted.
+        c = self.get(c.id)
+        end = time.monotonic() + 10
+        while c.monitor_pid and self.monitor_alive(c) and c.status is Status.EXITED and time.monotonic() < end:
+            time.sleep(0.01)
+        return self.get(c.id)
+
+    def restart(self, ref: str, timeout: int | None = None) -> Container:
+        c = self.stop(ref, timeout)
+        self._wait_monitor_gone(c, 10)
+        self.start(c.id)
+        return self.get(c.id)
+
+    def _wait_monitor_gone(self, c: Container, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while self.monitor_alive(c):
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.01)
+        return True
+
+    # --- wait -------------------------------------------------------------------------------------------
+    def wait(self, ref: str, condition: str = "not-running") -> int:
+        """Block until the container stops (or is removed: ``condition="removed"``) and
+        return its exit code."""
+        c = self.get(ref)
+        cid = c.id
+        seen_running = c.status is not Status.CREATED
+        delay = 0.005
+        last = c
+        while True:
+            try:
+                c = self.get(cid)
+            except NotFound:
+                if condition == "removed" or seen_running:
+                    return last.exit_code
+                raise
+            last = c
+            if c.status is not Status.CREATED:
+                seen_running = True
+            if condition != "removed" and c.status in (Status.EXITED, Status.DEAD) and not self.monitor_alive(c):
+                return c.exit_code
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    # --- remove ---------------------------------------------------------------------------------------
+    def remove(self, ref: str, force: bool = False) -> str:
+        c = self.get(ref)
+        c.status.check_remove(c.id, force)
+        with self._lock(c.id):
+            row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (c.id,))
+            if row is None:
+                return c.id
+            c = Container.from_row(row)
+            c.status.check_remove(c.id, force)
+            if c.status.is_active:
+                self._update(c.id, stopped_by_user=1, status=Status.REMOVING.value)
+                if c.status is not Status.RESTARTING:
+                    self._runtime_quiet(c, "kill", c.id, "KILL")
+                if not self._wait_monitor_gone(c, 10):
+                    os.kill(c.monitor_pid, _signal.SIGKILL)
+                    self._wait_monitor_gone(c, 5)
+                self._runtime_quiet(c, "delete", "--force", c.id)
+            self._remove_files(c.id)
+        return c.id
+
+    def _remove_files(self, cid: str) -> None:
+        """Idempotent: unmount, drop the snapshot, the dirs and the row."""
+        self._unmount(cid)
+        try:
+            self.snapshots.remove(cid)
+        except NotFound:
+            pass
+        except MinkeError as e:
+            if "not found" not in str(e).lower():
+                raise
+        shutil.rmtree(self.container_dir(cid), ignore_errors=True)
+        shutil.rmtree(self.run_dir(cid), ignore_errors=True)
+        self.db.execute("DELETE FROM containers WHERE id = ?", (cid,))
+
+    def prune(self, until: float | None = None, labels: list[str] | None = None) -> tuple[list[str], int]:
+        deleted = []
+        space = 0
+        for c in self.list(all=True):
+            if c.status not in (Status.EXITED, Status.CREATED, Status.DEAD):
+                continue
+            if until is not None and c.created >= until:
+                continue
+            if labels and not _match_labels(c, labels):
+                continue
+            try:
+                space += self.usage(c.id)
+            except MinkeError:
+                pass
+            try:
+                self.remove(c.id)
+                deleted.append(c.id)
+            except NotFound:
+                pass
+            except Conflict:
+                pass
+        return deleted, space
+
+    def usage(self, cid: str) -> int:
+        try:
+            return int(self.snapshots.usage(cid))
+        except (NotFound, AttributeError):
+            return 0
+
+    def rename(self, ref: str, new: str) -> None:
+        c = self.get(ref)
+        nm = check_name(new)
+        if nm == c.name:
+            raise InvalidArgument(f"renaming a container with the same name as its current name: {nm}")
+        try:
+            self.db.execute("UPDATE containers SET name = ? WHERE id = ?", (nm, c.id))
+        except Exception as e:
+            if "UNIQUE" not in str(e):
+                raise
+            other = self.db.query_one("SELECT id FROM containers WHERE name = ?", (nm,))
+            raise AlreadyExists(
+                f'Conflict. The container name "/{nm}" is already in use by container "{other["id"] if other else "?"}". '
+                "You have to remove (or rename) that container to be able to reuse that name."
+            ) from None
+
+    # --- attach -------------------------------------------------------------------------------------
+    def attach(self, ref: str, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> AttachSession:
+        c = self.get(ref)
+        if c.status is not Status.RUNNING:
+            raise Conflict("you cannot attach to a stopped container, start it first")
+        return AttachSession.connect(os.path.join(self.run_dir(c.id), "attach.sock"), stdin=stdin, stdout=stdout, stderr=stderr)
+
+    # --- inspect ------------------------------------------------------------------------------------
+    def inspect(self, ref: str) -> dict[str, Any]:
+        c = self.get(ref)
+        args = c.command
+        st = c.status
+        mounts = []
+        for m in c.host_config.get("Mounts") or []:
+            mounts.append({
+                "Type": m["Type"], "Source": m.get("Source", ""), "Destination": m["Target"],
+                "Mode": "ro" if m.get("ReadOnly") else "", "RW": not m.get("ReadOnly"),
+                "Propagation": (m.get("BindOptions") or {}).get("Propagation", "rprivate") if m["Type"] == "bind" else "",
+            })
+        graph: dict[str, Any] = {"Name": "overlay2", "Data": None}
+        try:
+            ms = self.snapshots.mounts(c.snapshot_key)
+            if ms and ms[0].type == "overlay":
+                opts = dict(o.split("=", 1) for o in ms[0].options if "=" in o)
+                graph["Data"] = {"LowerDir": opts.get("lowerdir", ""), "UpperDir": opts.get("upperdir", ""),
+                                 "WorkDir": opts.get("workdir", ""), "MergedDir": self.rootfs(c.id)}
+            elif ms:
+                graph = {"Name": "native", "Data": {"Dir": ms[0].source, "MergedDir": self.rootfs(c.id)}}
+        except MinkeError:
+            pass
+        return {
+            "Id": c.id,
+            "Created": format_time(c.created),
+            "Path": args[0] if args else "",
+            "Args": args[1:],
+            "State": {
+                "Status": st.value,
+                "Running": st in (Status.RUNNING, Status.PAUSED, Status.RESTARTING),
+                "Paused": st is Status.PAUSED,
+                "Restarting": st is Status.RESTARTING,
+                "OOMKilled": c.oom_killed,
+                "Dead": st is Status.DEAD,
+                "Pid": c.pid if st is Status.RUNNING else 0,
+                "ExitCode": c.exit_code,
+                "Error": c.error,
+                "StartedAt": format_time(c.started_at),
+                "FinishedAt": format_time(c.finished_at),
+            },
+            "Image": c.image_id,
+            "ResolvConfPath": os.path.join(self.container_dir(c.id), "resolv.conf"),
+            "HostnamePath": os.path.join(self.container_dir(c.id), "hostname"),
+            "HostsPath": os.path.join(self.container_dir(c.id), "hosts"),
+            "LogPath": self.log_path(c.id),
+            "Name": "/" + c.name,
+            "RestartCount": c.restart_count,
+            "Driver": graph["Name"],
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": None,
+            "HostConfig": c.host_config,
+            "GraphDriver": graph,
+            "Mounts": mounts,
+            "Config": c.config,
+            "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": "", "IPAddress": "", "Gateway": "", "MacAddress": ""},
+        }
+
+    # --- logs -----------------------------------------------------------------------------------------
+    def logs(self, ref: str, *, since: float | None = None, until: float | None = None, tail: int | None = None, follow: bool = False):
+        """Yield (stream, text, time) records; with ``follow`` keep reading new records
+        until the container stops."""
+        from minke.containers.logs import read_records
+
+        c = self.get(ref)
+        path = self.log_path(c.id)
+        recs = read_records(path, since=since, until=until, tail=tail)
+        yield from recs
+        if not follow:
+            return
+        yield from self._follow(c, path, since, until)
+
+    def _follow(self, c: Container, path: str, since: float | None, until: float | None):
+        from minke.containers.logs import parse_record, parse_rfc3339
+
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - held across yields
+        except FileNotFoundError:
+            return
+        f.seek(0, os.SEEK_END)
+        ino = os.fstat(f.fileno()).st_ino
+        buf = b""
+        try:
+            while True:
+                chunk = f.read()
+                if chunk:
+                    buf += chunk
+                    *lines, buf = buf.split(b"\n")
+                    for line in lines:
+                        rec = parse_record(line)
+                        if rec is None:
+                            continue
+                        if until is not None and parse_rfc3339(rec[2]) > until:
+                            return
+                        yield rec
+                    continue
+                try:
+                    if os.stat(path).st_ino != ino:  # rotated: read the new file from its start
+                        f.close()
+                        f = open(path, "rb")  # noqa: SIM115
+                        ino = os.fstat(f.fileno()).st_ino
+                        continue
+                except FileNotFoundError:
+                    pass
+                try:
+                    now = self.get(c.id)
+                except NotFound:
+                    return
+                if now.status not in (Status.RUNNING, Status.RESTARTING, Status.PAUSED):
+                    rest = f.read()
+                    for line in (buf + rest).split(b"\n"):
+                        rec = parse_record(line)
+                        if rec is not None:
+                            yield rec
+                    return
+                time.sleep(0.1)
+        finally:
+            f.close()
+
+
+def _match_labels(c: Container, labels: list[str]) -> bool:
+    have = c.config.get("Labels") or {}
+    for lab in labels:
+        k, eq, v = lab.partition("=")
+        if k not in have or (eq and have[k] != v):
+            return False
+    return True
+
+
+def _read_line(fd: int) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        b = os.read(fd, 4096)
+        if not b:
+            break
+        data += b
+    return data.decode(errors="replace").strip()
+
+
+class AttachSession:
+    """A client of a monitor's attach socket (protocol in minke.containers.monitor)."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self._buf = b""
+
+    @classmethod
+    def connect(cls, path: str, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> AttachSession:
+        import socket
+
+        from minke.containers.monitor import short_path
+
+        p, keep = short_path(path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            s.connect(p)
+        except OSError as e:
+            s.close()
+            raise Unavailable(f"cannot attach: {e.strerror.lower() if e.strerror else e}") from None
+        finally:
+            if keep is not None:
+                os.close(keep)
+        s.sendall(f"attach stdin={int(stdin)} stdout={int(stdout)} stderr={int(stderr)}\n".encode())
+        return cls(s)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send_stdin(self, data: bytes) -> None:
+        from minke.containers.monitor import STDIN, frame
+
+        self.sock.sendall(frame(STDIN, data))
+
+    def close_stdin(self) -> None:
+        from minke.containers.monitor import CLOSE_STDIN, frame
+
+        try:
+            self.sock.sendall(frame(CLOSE_STDIN, b""))
+        except OSError:
+            pass
+
+    def resize(self, rows: int, cols: int) -> None:
+        from minke.containers.monitor import RESIZE, frame
+
+        try:
+            self.sock.sendall(frame(RESIZE, f"{rows} {cols}".encode()))
+        except OSError:
+            pass
+
+    def read_frames(self) -> list[tuple[int, bytes]] | None:
+        """The complete frames available after one recv; None at EOF."""
+        from minke.containers.monitor import HEADER
+
+        data = self.sock.recv(65536)
+        if not data:
+            return None
+        self._buf += data
+        out = []
+        while len(self._buf) >= HEADER.size:
+            kind, n = HEADER.unpack_from(self._buf)
+            if len(self._buf) < HEADER.size + n:
+                break
+            out.append((kind, self._buf[HEADER.size : HEADER.size + n]))
+            self._buf = self._buf[HEADER.size + n :]
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
