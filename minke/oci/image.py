@@ -335,7 +335,7 @@ def _check_container_config(c: Any, what: str) -> dict[str, Any]:
     health = c.get("Healthcheck")
     if health and health.get("Test") is not None and not _is_str_list(health["Test"]):
         raise InvalidArgument(f"invalid {what}: config.Healthcheck.Test must be a list of strings")
-    return json.loads(json.dumps(c))  # a private deep copy: callers may keep the original
+    return c
 
 
 def _command(v: Any) -> tuple[str, ...] | None:
