@@ -86,4 +86,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX containers_image ON containers(image_id);
     """,
+    # 3: images/: when a tag was last set (Docker's Metadata.LastTagTime; NULL = never
+    #    tagged by the user, shown as Go's zero time like a pulled or loaded image).
+    """
+    ALTER TABLE tags ADD COLUMN tagged_at REAL;
+    """,
 ]
