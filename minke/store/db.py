@@ -1,0 +1,176 @@
+"""Database: the SQLite metadata store (images, tags, layers, snapshots, leases).
+
+Every CLI call is a short process that opens the database, does its job and exits, and two
+at once are normal.  So:
+
+- **WAL** journal: readers never block the writer nor the writer readers.  The mode is
+  persistent in the file, so it is set once, when the store is created.
+- **busy timeout** 30 s: a second writer waits for the first instead of failing at once.
+- **foreign keys** on (a per-connection setting in SQLite, so set on every open).
+- **migrations** from ``minke.store.schema.MIGRATIONS``, version kept in
+  ``PRAGMA user_version``.  Opening an up-to-date store only reads that number (about a
+  millisecond).  Otherwise the pending migrations run under an exclusive ``FileLock`` on
+  ``<path>.lock`` (so several processes opening a new store at once migrate it exactly
+  once: the others wait, re-read the version and find nothing to do), all in one
+  ``BEGIN IMMEDIATE`` transaction with the version bump, so a crash leaves either the old
+  schema or the new one.  A store newer than this code raises ``FailedPrecondition``.
+- **transactions** are explicit: the connection is in autocommit mode (Python's implicit
+  BEGIN is off) and ``transaction()`` issues ``BEGIN IMMEDIATE`` — taking the write lock up
+  front, so a read-then-write transaction can never fail half-way with SQLITE_BUSY on lock
+  upgrade.  Nested ``transaction()`` blocks are savepoints: an exception rolls back that
+  block only (and propagates; the outer block decides what to do).  A single ``execute``
+  outside a transaction commits on its own.
+- rows are ``sqlite3.Row`` (index by name or position).
+
+One Database object may be shared by threads: a re-entrant lock serialises statements, and
+a thread inside ``transaction()`` holds it until the transaction ends, so another thread's
+statements never land inside someone else's transaction.  Do not use it across ``fork``;
+open a new one in the child.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from minke.errors import FailedPrecondition
+from minke.store.schema import MIGRATIONS
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class Database:
+    def __init__(self, path: str, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.path = path
+        # isolation_level=None: no implicit BEGIN; we issue BEGIN IMMEDIATE ourselves.
+        # check_same_thread=False: our own lock below makes sharing between threads safe.
+        # timeout= is sqlite3_busy_timeout, the same thing as PRAGMA busy_timeout.
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            self._conn = conn
+            if version != len(MIGRATIONS):
+                self._migrate()
+        except BaseException:
+            conn.close()
+            raise
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # --- schema ------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        from minke.store.locks import FileLock
+
+        conn = self._conn
+        with FileLock(self.path + ".lock"):
+            # Re-read under the lock: another process may have migrated while we waited.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            target = len(MIGRATIONS)
+            if version > target:
+                raise FailedPrecondition(
+                    f"database {self.path} has schema version {version}, newer than this minke "
+                    f"understands ({target}); upgrade minke"
+                )
+            if version == target:
+                return
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            # executescript runs the statements as written, with no implicit transaction
+            # handling of its own (we are in autocommit mode), so BEGIN ... COMMIT here makes
+            # every pending migration and the version bump one atomic change.
+            script = "".join(f"{MIGRATIONS[i]}\n;\n" for i in range(version, target))
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}PRAGMA user_version = {target};\nCOMMIT;"
+                )
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    # --- statements --------------------------------------------------------------------
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on exception); nested: a savepoint."""
+        with self._lock:
+            conn = self._conn
+            depth = self._depth
+            if depth == 0:
+                conn.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield self
+                except BaseException:
+                    self._depth = 0
+                    # SQLite rolls back by itself on some errors (SQLITE_FULL, IOERR).
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                self._depth = 0
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            else:
+                name = f"minke_sp{depth}"
+                conn.execute(f"SAVEPOINT {name}")
+                self._depth = depth + 1
+                try:
+                    yield self
+                except BaseException:
+                    self._depth = depth
+                    if conn.in_transaction:
+                        # ROLLBACK TO undoes the block but keeps the savepoint open; RELEASE
+                        # then drops it so the outer transaction goes on as before the block.
+                        conn.execute(f"ROLLBACK TO {name}")
+                        conn.execute(f"RELEASE {name}")
+                    raise
+                self._depth = depth
+                conn.execute(f"RELEASE {name}")
+
+    # --- lifetime ----------------------------------------------------------------------
+    def close(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            self._conn = None  # type: ignore[assignment]
+            conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
