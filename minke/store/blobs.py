@@ -56,9 +56,13 @@ def _check_digest(digest: str) -> str:
     if not sep or not algorithm or not hexpart:
         raise InvalidArgument(f"invalid digest {digest!r}: bad format")
     if algorithm != ALGORITHM:
-        raise Unsupported(f"unsupported digest algorithm {algorithm!r} in {digest}: the blob store keeps sha256 only")
+        raise Unsupported(
+            f"unsupported digest algorithm {algorithm!r} in {digest}: the blob store keeps sha256 only"
+        )
     if len(hexpart) != 64 or not _HEX.issuperset(hexpart):
-        raise InvalidArgument(f"invalid digest {digest!r}: want sha256 and 64 lowercase hex characters")
+        raise InvalidArgument(
+            f"invalid digest {digest!r}: want sha256 and 64 lowercase hex characters"
+        )
     return hexpart
 
 
@@ -85,7 +89,9 @@ class BlobWriter:
     is closed and further writes raise ValueError.
     """
 
-    def __init__(self, store: BlobStore, expected_digest: str | None, expected_size: int | None) -> None:
+    def __init__(
+        self, store: BlobStore, expected_digest: str | None, expected_size: int | None
+    ) -> None:
         if expected_digest is not None:
             _check_digest(expected_digest)
         if expected_size is not None and expected_size < 0:
@@ -98,7 +104,9 @@ class BlobWriter:
         self.committed: str | None = None
         # The temp name says which blob it is meant to be, to help whoever finds a stale one.
         label = expected_digest.partition(":")[2][:16] if expected_digest else "unknown"
-        self.temp_path = os.path.join(store.ingest_dir, f"{label}.{os.getpid()}.{os.urandom(6).hex()}")
+        self.temp_path = os.path.join(
+            store.ingest_dir, f"{label}.{os.getpid()}.{os.urandom(6).hex()}"
+        )
         self._file: BinaryIO | None = open(
             os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644),
             "wb",
@@ -161,7 +169,9 @@ class BlobWriter:
                     + (f" for {self.expected_digest}" if self.expected_digest else "")
                 )
             if self.expected_digest is not None and digest != self.expected_digest:
-                raise CorruptData(f"blob digest mismatch: expected {self.expected_digest} got {digest}")
+                raise CorruptData(
+                    f"blob digest mismatch: expected {self.expected_digest} got {digest}"
+                )
             self._store._publish(self.temp_path, digest, self.size)
         except BaseException:
             self.abort()

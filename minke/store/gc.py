@@ -9,17 +9,17 @@ What is live:
   ``layers`` row whose ``diff_id`` is in a live config's ``rootfs.diff_ids`` (the same
   layer in another compression); and every blob held by an unexpired lease.
 - **snapshots**: every ``images.chain_id``, every snapshot of kind ``active`` or ``view``
-  (containers' writable layers and read-only views), every leased snapshot, and all of
-  their ancestors.
+  (containers' writable layers and read-only views), every ``containers.snapshot_key``,
+  every leased snapshot, and all of their ancestors.
 
 Everything else is deleted: snapshots children-first (a parent is removed only after its
 children), then blobs; ``layers`` rows naming a deleted blob go with it, and expired
 leases and temp files older than an hour in the blob store's ``ingest/`` are removed.
 Returns ``{"BlobsDeleted": n, "SnapshotsDeleted": n, "SpaceReclaimed": bytes}``.
 
-Manifests are read as plain JSON rather than through ``minke.oci``: GC needs only the
-digests in them and must keep working (and keep the blob) when a document is one the
-models refuse — an unknown media type, a schema 1 manifest, a truncated file.  Only blobs
+Manifests and indexes are read with ``minke.oci.image.parse_any``; what it refuses (an
+unknown media type, a schema 1 manifest, a document it finds malformed) is read again as
+plain JSON for any digests it names, so a stricter model never makes GC drop a blob.  Only blobs
 reached as manifests, indexes or configs are parsed, never layers, and none bigger than
 4 MiB (registries refuse larger manifests).
 
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from minke.errors import Conflict, FailedPrecondition, MinkeError, NotFound
@@ -66,7 +67,9 @@ _SCHEMA1_TYPES = frozenset(
 )
 
 
-def collect(db: Database, blobs: Any, snapshotter: Any, *, now: float | None = None) -> dict[str, int]:
+def collect(
+    db: Database, blobs: Any, snapshotter: Any, *, now: float | None = None
+) -> dict[str, int]:
     """Delete unreferenced snapshots and blobs; return counts and bytes reclaimed."""
     now = time.time() if now is None else now
     stats = {"BlobsDeleted": 0, "SnapshotsDeleted": 0, "SpaceReclaimed": 0}
@@ -132,6 +135,9 @@ def _leased(db: Database, kind: str, now: float) -> set[str]:
 def _live_snapshots(db: Database, infos: dict[str, Any], now: float) -> set[str]:
     roots = {r[0] for r in db.query("SELECT chain_id FROM images WHERE chain_id IS NOT NULL")}
     roots |= {key for key, info in infos.items() if info.kind in ("active", "view")}
+    if _has_table(db, "containers"):
+        # A container's layer is normally 'active'; naming it here keeps it whatever its kind.
+        roots |= {r[0] for r in db.query("SELECT snapshot_key FROM containers")}
     roots |= _leased(db, "snapshot", now)
     live: set[str] = set()
     for key in roots:
@@ -142,8 +148,17 @@ def _live_snapshots(db: Database, infos: dict[str, Any], now: float) -> set[str]
     return live
 
 
+def _has_table(db: Database, name: str) -> bool:
+    row = db.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row is not None
+
+
 def _snapshot_referenced(db: Database, key: str, now: float) -> bool:
     if db.query_one("SELECT 1 FROM images WHERE chain_id = ? LIMIT 1", (key,)) is not None:
+        return True
+    if _has_table(db, "containers") and db.query_one(
+        "SELECT 1 FROM containers WHERE snapshot_key = ? LIMIT 1", (key,)
+    ):
         return True
     row = db.query_one(
         "SELECT 1 FROM lease_resources r JOIN leases l ON l.id = r.lease_id"
@@ -185,6 +200,7 @@ def _live_blobs(db: Database, blobs: Any, now: float) -> set[str]:
         if at:
             manifests.append(digest)
 
+    parse = _oci_parser()
     seen: set[str] = set()
     while manifests:
         digest = manifests.pop()
@@ -192,10 +208,10 @@ def _live_blobs(db: Database, blobs: Any, now: float) -> set[str]:
             continue
         seen.add(digest)
         live.add(digest)
-        doc = _load(blobs, digest)
-        if doc is None:
+        data = _read_small(blobs, digest)
+        if data is None:
             continue
-        children, config, layers = _references(doc)
+        children, config, layers = _references(data, parse)
         manifests.extend(children)
         if config is not None:
             configs.append(config)
@@ -205,7 +221,8 @@ def _live_blobs(db: Database, blobs: Any, now: float) -> set[str]:
         if not _is_digest(digest):
             continue
         live.add(digest)
-        doc = _load(blobs, digest)
+        data = _read_small(blobs, digest)
+        doc = _json_object(data) if data is not None else None
         rootfs = doc.get("rootfs") if doc is not None else None
         ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
         if isinstance(ids, list):
@@ -222,8 +239,40 @@ def _live_blobs(db: Database, blobs: Any, now: float) -> set[str]:
     return live
 
 
-def _references(doc: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
-    """(child manifests, config, layers) named by a manifest or index document."""
+def _oci_parser() -> Callable[[bytes], Any] | None:
+    """``minke.oci.image.parse_any`` when that package is there (it is written alongside)."""
+    try:
+        from minke.oci.image import parse_any
+    except ImportError:
+        return None
+    return parse_any
+
+
+def _references(
+    data: bytes, parse: Callable[[bytes], Any] | None
+) -> tuple[list[str], str | None, list[str]]:
+    """(child manifests, config, layers) named by a manifest or index document.
+
+    The OCI models are tried first; whatever they refuse (schema 1, unknown media types,
+    documents they find malformed) is read as plain JSON, so GC never drops a blob just
+    because a model is stricter than the registry that served it.
+    """
+    if parse is not None:
+        try:
+            parsed = parse(data)
+        except Exception:  # any refusal (or a bug in the model) falls back to plain JSON below
+            parsed = None
+        if parsed is not None:
+            if hasattr(parsed, "manifests"):
+                return [d.digest for d in parsed.manifests], None, []
+            return [], parsed.config.digest, [d.digest for d in parsed.layers]
+    doc = _json_object(data)
+    if doc is None:
+        return [], None, []
+    return _references_json(doc)
+
+
+def _references_json(doc: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
     media_type = doc.get("mediaType")
     children: list[str] = []
     config: str | None = None
@@ -245,21 +294,27 @@ def _references(doc: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
                 layers.append(d["digest"])
         return children, config, layers
     fs_layers = doc.get("fsLayers")
-    if media_type in _SCHEMA1_TYPES or (doc.get("schemaVersion") == 1 and isinstance(fs_layers, list)):
+    if media_type in _SCHEMA1_TYPES or (
+        doc.get("schemaVersion") == 1 and isinstance(fs_layers, list)
+    ):
         for d in fs_layers if isinstance(fs_layers, list) else ():
             if isinstance(d, dict) and isinstance(d.get("blobSum"), str):
                 layers.append(d["blobSum"])
     return children, config, layers
 
 
-def _load(blobs: Any, digest: str) -> dict[str, Any] | None:
-    """The blob parsed as a JSON object, or None if absent, too big or not JSON."""
+def _read_small(blobs: Any, digest: str) -> bytes | None:
+    """The blob's bytes, or None if it is absent or too big to be a manifest or config."""
     try:
         if blobs.size(digest) > MAX_MANIFEST_BYTES:
             return None
-        data = blobs.read(digest)
+        data: bytes = blobs.read(digest)
     except (MinkeError, OSError):
         return None
+    return data
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError):

@@ -73,7 +73,9 @@ class FileLock:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 kind = "shared" if self.shared else "exclusive"
-                raise Unavailable(f"timed out after {timeout:g}s waiting for {kind} lock {self.path}")
+                raise Unavailable(
+                    f"timed out after {timeout:g}s waiting for {kind} lock {self.path}"
+                )
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, _POLL_MAX)
 
