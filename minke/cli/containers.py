@@ -129,6 +129,7 @@ def _parse_time_arg(value: str | None, now: float | None = None) -> float | None
 def _add_create_flags(p: argparse.ArgumentParser) -> None:
     # Docker's -h is --hostname; help stays on --help.
     p.conflict_handler = "resolve"
+    p._optionals.conflict_handler = "resolve"  # argparse copies it into the group at init
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")

@@ -70,7 +70,8 @@ def classify_error(message: str) -> int:
 
 
 def proc_start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the pid is gone."""
+    """Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the pid is gone or a
+    zombie (its parent, often the host's init, may take a while to reap it)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
@@ -78,6 +79,8 @@ def proc_start_time(pid: int) -> int:
         return 0
     # The command name (field 2) may hold spaces and parens: split after the last ")".
     rest = data[data.rfind(b")") + 2 :].split()
+    if rest[0] in (b"Z", b"X"):
+        return 0
     return int(rest[19])
 
 

@@ -134,6 +134,24 @@ class Container:
         )
 
 
+def is_mounted(path: str) -> bool:
+    """Whether something is mounted on ``path``.  os.path.ismount cannot tell: a bind
+    mount from the same filesystem has the same st_dev as its parent."""
+    path = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            data = f.read()
+    except OSError:
+        return os.path.ismount(path)
+    # Field 5 is the mount point with space, tab, newline and backslash octal-escaped.
+    want = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012").encode()
+    for line in data.splitlines():
+        parts = line.split(b" ", 5)
+        if len(parts) > 4 and parts[4] == want:
+            return True
+    return False
+
+
 def _proc_start_time(pid: int) -> int:
     from minke.containers.monitor import proc_start_time
 
@@ -344,13 +362,16 @@ class ContainerService:
 
         target = self.rootfs(c.id)
         os.makedirs(target, mode=0o700, exist_ok=True)
-        if not os.path.ismount(target):
+        if not is_mounted(target):
             mount_all(self.snapshots.mounts(c.snapshot_key), target)
         return target
 
     def _unmount(self, cid: str) -> None:
         target = self.rootfs(cid)
-        if os.path.ismount(target):
+        # A crash may have left it mounted more than once: unmount until it is not.
+        for _ in range(8):
+            if not is_mounted(target):
+                return
             from minke.snapshots.mount import unmount
 
             unmount(target)
@@ -390,10 +411,12 @@ class ContainerService:
                     seccomp_file = json.load(f)
             except (OSError, ValueError) as e:
                 raise InvalidArgument(f"opening seccomp profile ({sec['seccomp']}) failed: {e}") from None
-        caps = default_caps()
-        from minke.containers.spec import capabilities
+        from minke.containers.spec import bounding_caps, capabilities
 
-        eff = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [], bool(hc.get("Privileged")), caps)
+        with open("/proc/self/status") as f:
+            all_caps = bounding_caps(f.read())
+        caps = tuple(c for c in default_caps() if c in all_caps)
+        eff = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [], bool(hc.get("Privileged")), caps, all_caps)
         seccomp = None
         if sec["seccomp"] == "default" and not hc.get("Privileged"):
             try:
@@ -406,12 +429,16 @@ class ContainerService:
         if hc.get("Init"):
             init_path = next((p for p in (shutil.which("docker-init"), shutil.which("tini-static"), "/usr/bin/tini-static") if p and os.path.exists(p)), None)
         import platform
+        import resource
 
         spec = build_spec(c.config, hc, SpecInputs(
             container_id=c.id, rootfs=rootfs, container_dir=self.container_dir(c.id),
             passwd=self._read_image_file(rootfs, "/etc/passwd"), group=self._read_image_file(rootfs, "/etc/group"),
-            cgroup_parent=self.config.cgroup_parent, default_caps=caps, seccomp=seccomp,
+            cgroup_parent=self.config.cgroup_parent, default_caps=caps, all_caps=all_caps, seccomp=seccomp,
             seccomp_file=seccomp_file, init_path=init_path, arch=platform.machine(),
+            # Docker's containers inherit dockerd's open-file limits; ours inherit the
+            # caller's (raising the hard limit needs CAP_SYS_RESOURCE, not always there).
+            nofile=resource.getrlimit(resource.RLIMIT_NOFILE),
         ))
         tmp = os.path.join(rundir, "config.json.tmp")
         with open(tmp, "w") as f:
@@ -675,8 +702,8 @@ class ContainerService:
         c.status.check_remove(c.id, force)
         with self._lock(c.id):
             row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (c.id,))
-            if row is None:
-                return c.id
+            if row is None:  # removed by another command while we waited for the lock
+                raise NotFound(f"No such container: {ref}")
             c = Container.from_row(row)
             c.status.check_remove(c.id, force)
             if c.status.is_active:

@@ -68,10 +68,18 @@ _DEVICE_RULES = [
     {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},  # console
     {"allow": True, "type": "c", "major": 136, "access": "rwm"},  # pts
     {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},  # ptmx
-    {"allow": False, "type": "c", "major": 10, "minor": 200, "access": "rwm"},  # tun
 ]
 
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
+
+
+def bounding_caps(status_text: str) -> tuple[str, ...]:
+    """The capabilities in the CapBnd line of a /proc/PID/status text."""
+    for line in status_text.splitlines():
+        if line.startswith("CapBnd:"):
+            mask = int(line.split()[1], 16)
+            return tuple(c for i, c in enumerate(ALL_CAPS) if mask >> i & 1)
+    return ALL_CAPS
 
 
 def default_caps() -> tuple[str, ...]:
@@ -234,16 +242,21 @@ def _cap_name(name: str) -> str:
     return n
 
 
-def capabilities(cap_add: list[str], cap_drop: list[str], privileged: bool, base: tuple[str, ...]) -> list[str]:
+def capabilities(
+    cap_add: list[str], cap_drop: list[str], privileged: bool, base: tuple[str, ...],
+    all_caps: tuple[str, ...] = ALL_CAPS,
+) -> list[str]:
     """Docker's TweakCapabilities: start from the default set (or all when privileged),
-    drop ``--cap-drop`` (ALL empties), then add ``--cap-add`` (ALL adds every one)."""
+    drop ``--cap-drop`` (ALL empties), then add ``--cap-add`` (ALL adds every one).
+    "All" means every capability the engine itself holds (``all_caps``): a runtime cannot
+    grant one missing from its own bounding set."""
     if privileged:
-        return list(ALL_CAPS)
+        return list(all_caps)
     adds = [_cap_name(c) for c in cap_add or []]
     drops = [_cap_name(c) for c in cap_drop or []]
     caps = [] if "ALL" in drops else [c for c in base if c not in drops]
     if "ALL" in adds:
-        return list(ALL_CAPS)
+        return list(all_caps)
     for c in adds:
         if c not in caps:
             caps.append(c)
@@ -308,6 +321,7 @@ class SpecInputs:
     group: str | None = None  # text of the image's /etc/group
     cgroup_parent: str = "minke"
     default_caps: tuple[str, ...] = _DOCKER_CAPS
+    all_caps: tuple[str, ...] = ALL_CAPS  # what "all" means: the engine's bounding set
     seccomp: dict[str, Any] | None = None  # the default linux.seccomp, built for the caps
     seccomp_file: dict[str, Any] | None = None  # parsed --security-opt seccomp=FILE
     init_path: str | None = None  # host path of the init binary for --init
@@ -373,7 +387,7 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any], inp: SpecInp
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home}")
 
-    caps = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [], privileged, inp.default_caps)
+    caps = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [], privileged, inp.default_caps, inp.all_caps)
     sec = security_options(hc.get("SecurityOpt") or [])
 
     rlimits = [{"type": "RLIMIT_NOFILE", "hard": inp.nofile[1], "soft": inp.nofile[0]}]

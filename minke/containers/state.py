@@ -49,7 +49,7 @@ class Status(StrEnum):
         return self is Status.PAUSED
 
     def can_remove(self, force: bool = False) -> bool:
-        return force or not self.is_active
+        return force or not self.is_active or self is Status.REMOVING
 
     # --- checked transitions -----------------------------------------------------------
     def check_start(self, cid: str) -> None:
@@ -67,8 +67,7 @@ class Status(StrEnum):
             raise FailedPrecondition(f"container {cid} is not running" if not self.is_active else f"container {cid} is {self.value}")
 
     def check_remove(self, cid: str, force: bool) -> None:
-        if self is Status.REMOVING:
-            raise Conflict(f"removal of container {cid[:12]} is already in progress")
+        # REMOVING seen under the container's lock is a removal that crashed: retry it.
         if not self.can_remove(force):
             raise Conflict(
                 f"cannot remove container \"{cid[:12]}\": container is {self.value}: "

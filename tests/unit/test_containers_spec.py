@@ -256,3 +256,12 @@ def test_init():
 def test_resolv_conf_filter():
     assert resolv_conf("nameserver 127.0.0.53\nsearch x\n") == "search x\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
     assert resolv_conf("nameserver 10.0.0.2\n") == "nameserver 10.0.0.2\n"
+
+
+def test_privileged_limited_to_engine_caps():
+    from minke.containers.spec import bounding_caps
+
+    have = bounding_caps("Name:\tx\nCapBnd:\t000001fffeffffff\n")
+    assert "CAP_SYS_RESOURCE" not in have and "CAP_SYS_ADMIN" in have
+    s = spec_for(hc={"Privileged": True}, all_caps=have)
+    assert s["process"]["capabilities"]["bounding"] == list(have)
