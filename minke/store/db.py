@@ -21,6 +21,9 @@ at once are normal.  So:
   block only (and propagates; the outer block decides what to do).  A single ``execute``
   outside a transaction commits on its own.
 - rows are ``sqlite3.Row`` (index by name or position).
+- a path that cannot be opened raises ``Unavailable``, a file that is not an SQLite
+  database ``CorruptData``; errors from statements are sqlite3's own (IntegrityError for a
+  broken constraint), for the caller to translate where it knows what the row means.
 
 One Database object may be shared by threads: a re-entrant lock serialises statements, and
 a thread inside ``transaction()`` holds it until the transaction ends, so another thread's
@@ -36,7 +39,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from minke.errors import FailedPrecondition
+from minke.errors import CorruptData, FailedPrecondition, Unavailable
 from minke.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -50,11 +53,21 @@ class Database:
         # isolation_level=None: no implicit BEGIN; we issue BEGIN IMMEDIATE ourselves.
         # check_same_thread=False: our own lock below makes sharing between threads safe.
         # timeout= is sqlite3_busy_timeout, the same thing as PRAGMA busy_timeout.
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.OperationalError as e:
+            raise Unavailable(f"cannot open database {path}: {e}") from None
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError):
+                    raise  # busy past the timeout, I/O error: not the file's fault
+                raise CorruptData(f"database {path} is corrupt: {e}") from None
             self._conn = conn
             if version != len(MIGRATIONS):
                 self._migrate()

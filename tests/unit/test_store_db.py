@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import minke.store.db as dbmod
-from minke.errors import FailedPrecondition
+from minke.errors import CorruptData, FailedPrecondition, Unavailable
 from minke.store.db import Database
 from minke.store.schema import MIGRATIONS
 
@@ -149,6 +149,19 @@ def test_newer_schema_refused(tmp_path):
     conn.close()
     with pytest.raises(FailedPrecondition, match="newer than this minke"):
         Database(path)
+
+
+def test_unopenable_path(tmp_path):
+    with pytest.raises(Unavailable, match="cannot open database"):
+        Database(str(tmp_path / "missing-dir" / "minke.db"))
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "minke.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CorruptData, match=f"database {path} is corrupt"):
+        Database(str(path))
+    assert path.read_bytes() == b"this is not sqlite" * 100
 
 
 def test_failed_migration_is_atomic(tmp_path, monkeypatch):
