@@ -101,6 +101,15 @@ _setns = _declare("setns", _c.c_int, _c.c_int, _c.c_int)
 _sethostname = _declare("sethostname", _c.c_int, _c.c_char_p, _c.c_size_t)
 _setdomainname = _declare("setdomainname", _c.c_int, _c.c_char_p, _c.c_size_t)
 _prctl = _declare("prctl", _c.c_int, _c.c_int, _c.c_ulong, _c.c_ulong, _c.c_ulong, _c.c_ulong)
+
+
+class Rlimit(ctypes.Structure):
+    """struct rlimit (sys/resource.h)."""
+
+    _fields_ = [("cur", _c.c_ulong), ("max", _c.c_ulong)]
+
+
+_setrlimit = _declare("setrlimit", _c.c_int, _c.c_int, _c.POINTER(Rlimit))
 _syscall_pivot = _declare("pivot_root", _c.c_long, _c.c_long, _c.c_char_p, _c.c_char_p, symbol="syscall")
 
 
@@ -146,6 +155,12 @@ def setdomainname(name: str) -> None:
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     """prctl(2)."""
     return _prctl(option, arg2, arg3, arg4, arg5)
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    """setrlimit(2); values above 2**64-1 mean RLIM_INFINITY."""
+    top = (1 << 64) - 1
+    _setrlimit(resource, ctypes.byref(Rlimit(min(soft, top), min(hard, top))))
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
