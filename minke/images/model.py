@@ -1,0 +1,194 @@
+"""Plain data shared by the image modules: the Image record, media types, time helpers,
+chain IDs.
+
+An image is identified by the digest of its config blob ("sha256:<64 hex>"), as in Docker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from minke.errors import CorruptData
+
+# Media types and annotations come from minke.oci.mediatypes; re-exported for brevity.
+from minke.oci.mediatypes import (
+    ANNOTATION_CONTAINERD_IMAGE_NAME as ANNOTATION_IMAGE_NAME,
+)
+from minke.oci.mediatypes import (
+    ANNOTATION_REF_NAME,
+    CONFIG_TYPES,
+    DOCKER_CONFIG,
+    DOCKER_LAYER,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    INDEX_TYPES,
+    LAYER_TYPES,
+    MANIFEST_TYPES,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
+    OCI_LAYER_ZSTD,
+    OCI_MANIFEST,
+)
+
+__all__ = [
+    "ANNOTATION_IMAGE_NAME",
+    "ANNOTATION_REF_NAME",
+    "CONFIG_TYPES",
+    "DOCKER_CONFIG",
+    "DOCKER_LAYER",
+    "DOCKER_MANIFEST",
+    "DOCKER_MANIFEST_LIST",
+    "INDEX_TYPES",
+    "LAYER_TYPES",
+    "MANIFEST_TYPES",
+    "OCI_CONFIG",
+    "OCI_INDEX",
+    "OCI_LAYER",
+    "OCI_LAYER_GZIP",
+    "OCI_LAYER_ZSTD",
+    "OCI_MANIFEST",
+]
+
+# Snapshot label holding the bytes a layer unpacked to (image Size is their sum).
+SIZE_LABEL = "minke.io/unpacked-size"
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image in the store, as the images/tags/repo_digests rows describe it."""
+
+    id: str  # "sha256:<hex>", the config digest
+    manifest_digest: str
+    manifest_media_type: str
+    created: str | None  # RFC 3339 from the config
+    added_at: float
+    size: int
+    chain_id: str | None
+    tags: tuple[str, ...] = ()  # normalised "docker.io/library/busybox:latest"
+    repo_digests: tuple[str, ...] = ()  # "docker.io/library/busybox@sha256:..."
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split(":", 1)[1][:12]
+
+    @property
+    def created_ts(self) -> float:
+        """Unix time of the config's ``created``; the time it was stored when there is none."""
+        ts = parse_time(self.created) if self.created else None
+        return self.added_at if ts is None else ts
+
+
+def sha256_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def is_digest(s: str) -> bool:
+    return bool(_DIGEST.match(s))
+
+
+def check_digest(s: Any, what: str) -> str:
+    if not isinstance(s, str) or not is_digest(s):
+        raise CorruptData(f"invalid digest {s!r} in {what}")
+    return s
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """Chain IDs per the OCI image spec: c0 = d0, cN = sha256(c(N-1) + " " + dN)."""
+    out: list[str] = []
+    for d in diff_ids:
+        out.append(d if not out else sha256_of(f"{out[-1]} {d}".encode()))
+    return out
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The bytes minke writes for a JSON document it creates (stable, so digests are)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def load_json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptData(f"malformed json in {what}: {e}") from None
+
+
+_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_time(s: str | None) -> float | None:
+    """RFC 3339 (with any number of fraction digits, as Go writes them) -> unix time."""
+    if not s or not isinstance(s, str):
+        return None
+    m = _TIME.match(s.strip())
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, frac, tz = m.groups()
+    try:
+        dt = datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), tzinfo=UTC)
+    except ValueError:
+        return None
+    ts = dt.timestamp()
+    if frac:
+        ts += float("0." + frac)
+    if tz and tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        ts -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return ts
+
+
+def format_time(ts: float | None = None) -> str:
+    """Unix time -> RFC 3339 in UTC with nanosecond digits trimmed, like Go's RFC3339Nano."""
+    ts = time.time() if ts is None else ts
+    dt = datetime.fromtimestamp(ts, UTC)
+    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        base += ("." + f"{dt.microsecond:06d}").rstrip("0")
+    return base + "Z"
+
+
+def familiar_name(name: str) -> str:
+    """docker.io/library/busybox -> busybox, docker.io/x/y -> x/y (Docker's FamiliarName)."""
+    if name.startswith("docker.io/"):
+        rest = name[len("docker.io/") :]
+        if rest.startswith("library/") and "/" not in rest[len("library/") :]:
+            return rest[len("library/") :]
+        return rest
+    return name
+
+
+def split_tagged(name_tag: str) -> tuple[str, str]:
+    """"docker.io/library/busybox:latest" -> ("docker.io/library/busybox", "latest")."""
+    slash = name_tag.rfind("/")
+    colon = name_tag.rfind(":")
+    if colon > slash:
+        return name_tag[:colon], name_tag[colon + 1 :]
+    return name_tag, ""
+
+
+def split_digested(name_digest: str) -> tuple[str, str]:
+    name, _, dgst = name_digest.partition("@")
+    return name, dgst
+
+
+def familiar_tagged(name_tag: str) -> str:
+    name, tag = split_tagged(name_tag)
+    return f"{familiar_name(name)}:{tag}" if tag else familiar_name(name)
+
+
+def familiar_digested(name_digest: str) -> str:
+    name, dgst = split_digested(name_digest)
+    return f"{familiar_name(name)}@{dgst}"
