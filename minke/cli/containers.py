@@ -80,8 +80,25 @@ def _table(out, headers: list[str], rows: list[list[str]]) -> None:
 
 
 def _render(fmt: str, obj: Any) -> str:
-    from minke.cli.format import render_template
+    try:
+        from minke.cli.format import render_template
+    except ImportError:  # until cli/format lands: {{.Field}}, {{.A.B}} and {{json .X}} only
+        import re
 
+        def field(path: str) -> Any:
+            v = obj
+            for part in filter(None, path.split(".")):
+                v = v.get(part) if isinstance(v, dict) else None
+            return v
+
+        def sub(m: re.Match) -> str:
+            expr = m.group(1).strip()
+            if expr.startswith("json "):
+                return json.dumps(field(expr[5:].strip()))
+            v = field(expr)
+            return "<no value>" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
+
+        return re.sub(r"{{\s*(.*?)\s*}}", sub, fmt).replace("\\t", "\t").replace("\\n", "\n")
     return render_template(fmt, obj)
 
 
@@ -655,7 +672,7 @@ def _match(c, filters: dict[str, list[str]], images: Any) -> bool:
                 ok = c.image_ref == v or c.image_id == v or c.image_id.split(":")[-1].startswith(v)
                 if not ok and images is not None:
                     try:
-                        ok = images.resolve(v).id == c.image_id
+                        ok = images.get(v).id == c.image_id
                     except (MinkeError, AttributeError):
                         ok = False
             if ok:

@@ -402,7 +402,8 @@ class Monitor:
         for fd in self.outputs:
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, "output")
-        self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        if self._wake_r not in self.sel.get_map():
+            self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.reap()
         deadline = None
         while True:

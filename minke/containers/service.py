@@ -277,9 +277,9 @@ class ContainerService:
     # --- create -------------------------------------------------------------------------------------
     def _resolve_image(self, ref: str) -> tuple[str, dict, str | None]:
         """(image id, the image config's ``config`` object, top chain id)."""
-        img = self.images.resolve(ref)
-        cfg = self.images.image_config(img) if hasattr(self.images, "image_config") else img.extra.get("config", {})
-        inner = cfg.get("config") or cfg.get("Config") or {} if isinstance(cfg, dict) else {}
+        img = self.images.get(ref)
+        cfg = self.images.image_config(img.id)
+        inner = (cfg.get("config") or cfg.get("Config") or {}) if isinstance(cfg, dict) else {}
         return img.id, inner, img.chain_id
 
     def create(self, config: dict[str, Any], host_config: dict[str, Any] | None = None, name: str | None = None) -> Container:
