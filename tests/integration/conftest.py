@@ -1,0 +1,28 @@
+"""Integration tier: runs as root against the real kernel (overlay snapshots, real tools).
+
+Every test here gets skipped when not root; shared fixtures are in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="integration tests need root")
+    for item in items:
+        if "tests/integration/" in str(item.fspath):
+            item.add_marker(skip)
+
+
+def need_tool(name: str) -> str:
+    """The path of a tool an interoperability test runs, or skip the test."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
