@@ -1,0 +1,530 @@
+"""The runtime's operations on one container: the runc command contract as functions.
+
+``Runtime(root)`` holds the state root; its methods are the commands: ``create``,
+``start``, ``state``, ``kill``, ``delete``, ``pause``, ``resume``, ``pids``, ``list``,
+``run`` and ``exec`` (the last in ``minke.runtime.exec``).  Lifecycle, with the guard each
+transition checks (an illegal one raises FailedPrecondition naming the status)::
+
+    create ──> created ──start──> running ──(exit)──> stopped ──delete──> (gone)
+                  │                 │  ^
+                  │               pause resume
+                  │                 v  │
+                  └──delete──>    paused
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from minke.errors import FailedPrecondition, InvalidArgument, MinkeError, NotFound
+from minke.runtime import state as st_mod
+from minke.runtime.state import CREATED, PAUSED, RUNNING, STOPPED
+
+SIGNALS = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
+    "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+    "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
+    "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29,
+    "POLL": 29, "PWR": 30, "SYS": 31,
+}  # fmt: skip
+
+
+def parse_signal(value: str) -> int:
+    """``KILL``, ``SIGKILL``, ``kill`` or ``9`` -> 9; ``RTMIN+3`` too."""
+    v = value.strip()
+    if v.isdigit():
+        n = int(v)
+        if 0 < n <= 64:
+            return n
+        raise InvalidArgument(f"invalid signal {value!r}")
+    name = v.upper()
+    if name.startswith("SIG"):
+        name = name[3:]
+    if name in SIGNALS:
+        return SIGNALS[name]
+    if name.startswith("RTMIN") or name.startswith("RTMAX"):
+        base, off = (34, 1) if name.startswith("RTMIN") else (64, -1)
+        rest = name[5:]
+        if not rest:
+            return base
+        if rest[0] in "+-" and rest[1:].isdigit():
+            n = base + int(rest)
+            if 34 <= n <= 64:
+                return n
+    raise InvalidArgument(f"invalid signal {value!r}")
+
+
+def _error_from(line: str) -> MinkeError:
+    import minke.errors as errors
+
+    _, name, msg = (line.split(" ", 2) + ["", ""])[:3]
+    cls = getattr(errors, name, MinkeError)
+    if not (isinstance(cls, type) and issubclass(cls, MinkeError)):
+        cls = MinkeError
+    return cls(msg)
+
+
+def _now_rfc3339() -> str:
+    t = time.time_ns()
+    secs, nanos = divmod(t, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    # Atomic, as runc: a reader polling for the file never sees it empty.
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path))
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.replace(tmp, path)
+
+
+def _cgroup_manager(st: dict):
+    """The cgroup manager for a container, or None where the cgroups package is absent."""
+    try:
+        from minke.runtime.cgroups import new_manager
+    except ImportError:
+        return None
+    return new_manager(st["cgroups_path"])
+
+
+def _cgroups_path(spec, container_id: str) -> str:
+    p = spec.linux.cgroups_path
+    if not p:
+        return f"minke/{container_id}"
+    if ":" in p and not p.startswith("/"):
+        # systemd style "slice:prefix:name": we drive cgroupfs, so make a path of it.
+        slice_, prefix, name = (p.split(":") + ["", ""])[:3]
+        return "/".join(x for x in (slice_, f"{prefix}-{name}" if prefix else name) if x)
+    return p.lstrip("/")
+
+
+def wait_gone(pid: int, start_time: int | None, timeout: float = 10.0) -> bool:
+    """Poll until ``pid`` (with that start time) is gone or a zombie."""
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        if st_mod.proc_start_time(pid) != start_time or start_time is None:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
+class Runtime:
+    def __init__(self, root: str = st_mod.DEFAULT_ROOT, warn=None) -> None:
+        self.root = root
+        self._warn = warn or (lambda msg: os.write(2, f"warning: {msg}\n".encode()))
+
+    # -- queries -------------------------------------------------------------------------
+
+    def load(self, container_id: str) -> dict:
+        return st_mod.load(self.root, container_id)
+
+    def state(self, container_id: str) -> dict:
+        """The OCI state object."""
+        return st_mod.oci_state(self.root, self.load(container_id))
+
+    def status(self, st: dict) -> str:
+        return st_mod.status(self.root, st)
+
+    def list(self) -> list[dict]:
+        out = []
+        for cid in st_mod.list_ids(self.root):
+            try:
+                out.append(self.state(cid))
+            except NotFound:
+                continue
+        return out
+
+    def pids(self, container_id: str) -> list[int]:
+        st = self.load(container_id)
+        mgr = _cgroup_manager(st)
+        if mgr is not None:
+            try:
+                return sorted(mgr.pids())
+            except (OSError, MinkeError):
+                pass
+        return [st["pid"]] if st_mod.alive(st) else []
+
+    # -- create --------------------------------------------------------------------------
+
+    def create(
+        self,
+        container_id: str,
+        bundle: str,
+        *,
+        pid_file: str | None = None,
+        console_socket: str | None = None,
+        subreaper: bool = False,
+    ) -> dict:
+        """Set the container up and leave its init blocked until ``start``.
+
+        Returns the saved state.  On any failure everything made so far is undone: the
+        init killed, the cgroup removed, the state directory deleted.
+        """
+        from minke.runtime.spec import load_spec
+
+        st_mod.validate_id(container_id)
+        bundle = os.path.abspath(bundle)
+        spec = load_spec(bundle)
+        if spec.process is None:
+            raise InvalidArgument("process: missing required field")
+        lx = spec.linux
+        if lx.namespace("mount") is None:
+            raise InvalidArgument("linux.namespaces: a mount namespace is required")
+        if (spec.hostname or spec.domainname) and (lx.namespace("uts") is None or lx.namespace("uts").path):
+            raise InvalidArgument("hostname: setting it needs a new uts namespace")
+        if lx.sysctl:
+            for key in lx.sysctl:
+                if key.startswith("net.") and lx.namespace("network") is None:
+                    raise InvalidArgument(f"linux.sysctl.{key}: needs a network namespace")
+        if spec.process.apparmor_profile and not os.path.exists("/sys/kernel/security/apparmor"):
+            self._warn("apparmor is not enabled on this host: process.apparmorProfile ignored")
+        if (spec.process.selinux_label or lx.mount_label) and not os.path.exists("/sys/fs/selinux/enforce"):
+            self._warn("selinux is not enabled on this host: selinux labels ignored")
+        program = None
+        if lx.seccomp:
+            from minke.runtime.seccomp import compile_seccomp
+
+            program = (compile_seccomp(lx.seccomp), list(lx.seccomp.get("flags") or []))
+        rootfs = spec.root_path if spec.root_path.startswith("/") else os.path.join(bundle, spec.root_path)
+        if not os.path.isdir(rootfs):
+            raise NotFound(f"root.path {rootfs}: no such directory")
+
+        cdir = st_mod.reserve(self.root, container_id)
+        st = {
+            "id": container_id,
+            "pid": 0,
+            "start_time": None,
+            "bundle": bundle,
+            "rootfs": rootfs,
+            "created": _now_rfc3339(),
+            "annotations": spec.annotations,
+            "cgroups_path": _cgroups_path(spec, container_id),
+            "config": spec.raw,
+        }
+        mgr = None
+        init_pid = 0
+        child = 0
+        try:
+            mgr = _cgroup_manager(st)
+            if mgr is not None:
+                mgr.create()
+                if lx.resources:
+                    mgr.set_resources(lx.resources)
+            fifo = os.path.join(cdir, "exec.fifo")
+            os.mkfifo(fifo, 0o622)
+            os.chmod(fifo, 0o622)  # past the umask: the init may no longer be root when it opens it
+            fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+            init_pid, child = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, mgr, subreaper)
+            os.close(fifo_fd)
+            st["pid"] = init_pid
+            st["start_time"] = st_mod.proc_start_time(init_pid)
+            st_mod.save(self.root, st)
+            if pid_file:
+                _write_pid_file(pid_file, init_pid)
+        except BaseException:
+            if init_pid:
+                try:
+                    os.kill(init_pid, 9)
+                except ProcessLookupError:
+                    pass
+                wait_gone(init_pid, st_mod.proc_start_time(init_pid), 5)
+            if child:
+                _reap(child)
+            if mgr is not None:
+                try:
+                    mgr.destroy()
+                except (OSError, MinkeError):
+                    pass
+            _rmtree(cdir)
+            raise
+        return st
+
+    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, mgr, subreaper) -> tuple[int, int]:
+        from minke.runtime import libc
+        from minke.runtime.init import Channel, InitConfig, report_error, setup_child
+        from minke.runtime.syscalls import LinuxSyscalls
+
+        sys = LinuxSyscalls()
+        if subreaper or spec.linux.namespace("pid") is not None:
+            # With a new pid ns the init is a grandchild; as subreaper we (run, exec) get
+            # it back when the middle child exits and can wait for it.
+            sys.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        p2c_r, p2c_w = os.pipe()
+        c2p_r, c2p_w = os.pipe()
+        hook_state = {"ociVersion": st_mod.OCI_VERSION, "id": st["id"], "status": "creating", "pid": 0,
+                      "bundle": st["bundle"], "annotations": st["annotations"]}  # fmt: skip
+        cfg = InitConfig(spec, rootfs, fifo_fd, console_socket and os.path.abspath(console_socket), program, hook_state)
+        pid = os.fork()
+        if pid == 0:
+            ch = Channel(p2c_r, c2p_w)
+            try:
+                os.close(p2c_w)
+                os.close(c2p_r)
+                setup_child(cfg, ch, sys)
+            except BaseException as e:  # noqa: B036 - nothing may return into the parent's code
+                report_error(ch, e)
+            finally:
+                os._exit(1)
+        os.close(p2c_r)
+        os.close(c2p_w)
+        ch = Channel(c2p_r, p2c_w)
+        init_pid = 0
+        try:
+            while True:
+                msg = ch.recv()
+                if msg is None:
+                    raise MinkeError("container init exited before it was ready")
+                if msg in ("setup", "userns"):
+                    if mgr is not None:
+                        mgr.apply(pid)
+                    if msg == "userns":
+                        _write_id_maps(pid, spec.linux)
+                    ch.send("go")
+                elif msg.startswith("pid "):
+                    init_pid = int(msg[4:])
+                    if init_pid != pid:
+                        _reap(pid)
+                elif msg == "hooks":
+                    from minke.runtime.hooks import run_hooks
+
+                    hs = dict(hook_state, pid=init_pid)
+                    run_hooks("prestart", spec.hooks.get("prestart", ()), hs)
+                    run_hooks("createRuntime", spec.hooks.get("createRuntime", ()), hs)
+                    ch.send("go")
+                elif msg == "ready":
+                    return init_pid, (pid if init_pid == pid else 0)
+                elif msg.startswith("error "):
+                    raise _error_from(msg)
+                else:
+                    raise MinkeError(f"container init sent {msg!r}")
+        except BaseException:
+            if not init_pid:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+                _reap(pid)
+            elif init_pid != pid:
+                pass
+            raise
+        finally:
+            ch.close()
+
+    # -- start / kill / delete / pause ---------------------------------------------------
+
+    def start(self, container_id: str) -> dict:
+        st = self.load(container_id)
+        s = self.status(st)
+        if s == STOPPED:
+            raise FailedPrecondition("cannot start a container that has stopped")
+        if s != CREATED:
+            raise FailedPrecondition(f"cannot start an already {s} container")
+        import select
+
+        fifo = os.path.join(self.root, container_id, "exec.fifo")
+        try:
+            # Non-blocking so a dead init cannot hang us; the poll below waits for its byte.
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise FailedPrecondition(f"cannot start an already {self.status(st)} container") from None
+        try:
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            while True:
+                if p.poll(100):
+                    if os.read(fd, 1):
+                        break
+                    raise FailedPrecondition("cannot start a container that has stopped")
+                if not st_mod.alive(st):
+                    raise FailedPrecondition("cannot start a container that has stopped")
+        finally:
+            os.close(fd)
+        try:
+            os.unlink(fifo)
+        except FileNotFoundError:
+            pass
+        hooks = (st.get("config", {}).get("hooks") or {}).get("poststart")
+        if hooks:
+            from minke.runtime.hooks import HookFailed, run_hooks
+
+            try:
+                run_hooks("poststart", hooks, st_mod.oci_state(self.root, st))
+            except HookFailed as e:
+                self._warn(str(e))
+        return st
+
+    def kill(self, container_id: str, sig: int = 15, *, all_: bool = False) -> None:
+        st = self.load(container_id)
+        s = self.status(st)
+        if s == STOPPED:
+            raise FailedPrecondition("container not running")
+        if all_:
+            for pid in self.pids(container_id):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            return
+        os.kill(st["pid"], sig)
+
+    def delete(self, container_id: str, *, force: bool = False) -> None:
+        try:
+            st = self.load(container_id)
+        except NotFound:
+            if force:
+                # runc: a forced delete of a missing container is not an error...
+                if os.path.isdir(os.path.join(self.root, container_id)):
+                    _rmtree(os.path.join(self.root, container_id))
+                return
+            raise
+        s = self.status(st)
+        if s in (RUNNING, PAUSED) and not force:
+            raise FailedPrecondition(f"cannot delete container {container_id} that is not stopped: {s}")
+        if s != STOPPED:
+            self._kill_all(st)
+        self.destroy(st)
+
+    def _kill_all(self, st: dict) -> None:
+        mgr = _cgroup_manager(st)
+        if st.get("paused") and mgr is not None:
+            try:
+                mgr.thaw()
+            except (OSError, MinkeError):
+                pass
+        pid = st["pid"]
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        # Without a pid namespace the init's death does not take its children with it.
+        if mgr is not None:
+            try:
+                for p in mgr.pids():
+                    try:
+                        os.kill(p, 9)
+                    except ProcessLookupError:
+                        pass
+            except (OSError, MinkeError):
+                pass
+        wait_gone(pid, st.get("start_time"))
+
+    def destroy(self, st: dict) -> None:
+        """Remove a stopped container: cgroup, poststop hooks, state directory."""
+        mgr = _cgroup_manager(st)
+        if mgr is not None:
+            try:
+                mgr.destroy()
+            except (OSError, MinkeError) as e:
+                self._warn(f"container {st['id']}: removing cgroup: {e}")
+        hooks = (st.get("config", {}).get("hooks") or {}).get("poststop")
+        if hooks:
+            from minke.runtime.hooks import HookFailed, run_hooks
+
+            try:
+                run_hooks("poststop", hooks, dict(st_mod.oci_state(self.root, st), status=STOPPED))
+            except HookFailed as e:
+                self._warn(str(e))
+        _rmtree(os.path.join(self.root, st["id"]))
+
+    def pause(self, container_id: str) -> None:
+        st = self.load(container_id)
+        s = self.status(st)
+        if s not in (RUNNING, CREATED):
+            raise FailedPrecondition("container not running" if s == STOPPED else f"container is {s}")
+        mgr = self._need_cgroups(st)
+        mgr.freeze()
+        st["paused"] = True
+        st_mod.save(self.root, st)
+
+    def resume(self, container_id: str) -> None:
+        st = self.load(container_id)
+        s = self.status(st)
+        if s != PAUSED:
+            raise FailedPrecondition("container not paused" if s != STOPPED else "container not running")
+        mgr = self._need_cgroups(st)
+        mgr.thaw()
+        st["paused"] = False
+        st_mod.save(self.root, st)
+
+    def _need_cgroups(self, st: dict):
+        mgr = _cgroup_manager(st)
+        if mgr is None:
+            from minke.errors import Unsupported
+
+            raise Unsupported("pause needs the cgroup manager (minke.runtime.cgroups)")
+        return mgr
+
+    # -- run -----------------------------------------------------------------------------
+
+    def run(self, container_id: str, bundle: str, *, pid_file=None, console_socket=None, detach=False) -> int:
+        """create + start, then (unless detached) wait, delete and return the exit code."""
+        st = self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket, subreaper=not detach)
+        try:
+            self.start(container_id)
+        except BaseException:
+            self.delete(container_id, force=True)
+            raise
+        if detach:
+            return 0
+        try:
+            code = wait_child(st["pid"])
+        finally:
+            self.delete(container_id, force=True)
+        return code
+
+
+def wait_child(pid: int) -> int:
+    """Wait for ``pid`` (our child, or reparented to us as subreaper), forwarding signals.
+
+    Other orphans reparented to us meanwhile are reaped too.  Returns the exit code in
+    the shell's convention (128 + signal for a killed process), as ``runc run`` does.
+    """
+    import signal
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH):
+        signal.signal(s, forward)
+    while True:
+        try:
+            got, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        if got == pid:
+            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _write_id_maps(pid: int, lx) -> None:
+    for name, maps in (("uid_map", lx.uid_mappings), ("gid_map", lx.gid_mappings)):
+        if maps:
+            data = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, data.encode())
+            finally:
+                os.close(fd)
+
+
+def _rmtree(path: str) -> None:
+    try:
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,123 @@
+"""Where the runtime keeps a container between commands, and how its status is worked out.
+
+Layout under the state root (default /run/minke-runtime, runc's is /run/runc)::
+
+    <root>/<id>/state.json   what create recorded (pid, its start time, bundle, config ...)
+    <root>/<id>/exec.fifo    exists from create until start: the init blocks writing to it
+
+Status is derived, never stored, as runc does: no live init (or a different process under
+that pid, told apart by the start time in /proc/<pid>/stat) -> stopped; the exec fifo still
+there -> created; marked paused -> paused; otherwise running.
+
+This module is on the hot path of every command: it imports only json and os.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from minke.errors import AlreadyExists, InvalidArgument, NotFound
+
+DEFAULT_ROOT = "/run/minke-runtime"
+OCI_VERSION = "1.0.2"
+
+CREATED, RUNNING, STOPPED, PAUSED = "created", "running", "stopped", "paused"
+
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
+
+
+def validate_id(container_id: str) -> None:
+    """runc's rule: letters, digits and ``_+-.``, not ``.`` or ``..``."""
+    if not container_id or container_id in (".", "..") or not set(container_id) <= _ID_CHARS:
+        raise InvalidArgument(f"invalid container id {container_id!r}")
+
+
+def container_dir(root: str, container_id: str) -> str:
+    validate_id(container_id)
+    return os.path.join(root, container_id)
+
+
+def reserve(root: str, container_id: str) -> str:
+    """Make the container's directory; an existing one means the id is in use."""
+    path = container_dir(root, container_id)
+    os.makedirs(root, 0o711, exist_ok=True)
+    try:
+        os.mkdir(path, 0o711)
+    except FileExistsError:
+        raise AlreadyExists(f"container with id {container_id} already exists") from None
+    return path
+
+
+def load(root: str, container_id: str) -> dict:
+    """The recorded state of a container; NotFound when there is none."""
+    path = os.path.join(container_dir(root, container_id), "state.json")
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFound(f"container {container_id} does not exist") from None
+    except ValueError:
+        raise NotFound(f"container {container_id}: state file is damaged") from None
+
+
+def save(root: str, st: dict) -> None:
+    """Write state.json atomically (temp file, then rename)."""
+    d = container_dir(root, st["id"])
+    tmp = os.path.join(d, ".state.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(st, f)
+    os.replace(tmp, os.path.join(d, "state.json"))
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if os.path.exists(os.path.join(root, n, "state.json")))
+
+
+def proc_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat, or None if the process is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    rest = data[data.rindex(b")") + 2 :].split()
+    if rest[0] in (b"Z", b"X"):
+        return None
+    return int(rest[19])
+
+
+def alive(st: dict) -> bool:
+    pid = st.get("pid") or 0
+    return pid > 0 and proc_start_time(pid) == st.get("start_time")
+
+
+def status(root: str, st: dict) -> str:
+    if not alive(st):
+        return STOPPED
+    if os.path.exists(os.path.join(root, st["id"], "exec.fifo")):
+        return CREATED
+    if st.get("paused"):
+        return PAUSED
+    return RUNNING
+
+
+def oci_state(root: str, st: dict) -> dict:
+    """The OCI state object (what ``state`` prints and hooks read on stdin)."""
+    s = status(root, st)
+    return {
+        "ociVersion": OCI_VERSION,
+        "id": st["id"],
+        "status": s,
+        "pid": 0 if s == STOPPED else st["pid"],
+        "bundle": st["bundle"],
+        "rootfs": st.get("rootfs", ""),
+        "created": st.get("created", ""),
+        "owner": "",
+        "annotations": st.get("annotations") or {},
+    }
