@@ -315,13 +315,12 @@ def _write(service: Any, plans: list[_Plan], out: BinaryIO, docker: bool) -> Non
 # ====================================================================================
 def _clean_name(name: str) -> str:
     """An archive member name, normalised; names that would escape are refused."""
-    n = name
-    while n.startswith("./"):
-        n = n[2:]
-    n = n.rstrip("/")
-    if n.startswith("/") or ".." in n.split("/"):
+    if name.startswith("/"):
+        raise CorruptData(f"invalid archive entry {name!r}: absolute path")
+    n = posixpath.normpath(name) if name else ""
+    if n == ".." or n.startswith("../"):
         raise CorruptData(f"invalid archive entry {name!r}: path escapes the archive")
-    return posixpath.normpath(n) if n else n
+    return "" if n == "." else n
 
 
 class _Source:

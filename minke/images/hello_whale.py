@@ -16,7 +16,7 @@ import io
 import tarfile
 from typing import Any
 
-from minke.images.model import OCI_LAYER, OCI_MANIFEST, canonical_json, parse_time, sha256_of
+from minke.images.model import OCI_LAYER, OCI_MANIFEST, oci_config_bytes, parse_time, sha256_of
 
 NAME = "docker.io/library/hello-whale:latest"
 CREATED = "2026-01-01T00:00:00Z"
@@ -41,30 +41,28 @@ def rootfs_tar(elf: bytes) -> bytes:
 
 
 def image_config(arch: str, diff_id: str) -> bytes:
-    return canonical_json(
-        {
-            "architecture": arch,
-            "config": {
-                "Cmd": ["/hello"],
-                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                "Labels": {
-                    "org.opencontainers.image.title": "hello-whale",
-                    "org.opencontainers.image.description": DESCRIPTION,
-                    "org.opencontainers.image.vendor": "minke",
-                },
+    return oci_config_bytes(
+        created=CREATED,
+        architecture=arch,
+        os="linux",
+        config={
+            "Cmd": ["/hello"],
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Labels": {
+                "org.opencontainers.image.title": "hello-whale",
+                "org.opencontainers.image.description": DESCRIPTION,
+                "org.opencontainers.image.vendor": "minke",
             },
-            "created": CREATED,
-            "history": [
-                {
-                    "created": CREATED,
-                    "created_by": "COPY hello /hello # minke built-in",
-                    "comment": "hello-whale, built by minke",
-                },
-                {"created": CREATED, "created_by": 'CMD ["/hello"]', "empty_layer": True},
-            ],
-            "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        }
+        },
+        diff_ids=[diff_id],
+        history=[
+            {
+                "created": CREATED,
+                "created_by": "COPY hello /hello # minke built-in",
+                "comment": "hello-whale, built by minke",
+            },
+            {"created": CREATED, "created_by": 'CMD ["/hello"]', "empty_layer": True},
+        ],
     )
 
 

@@ -15,6 +15,7 @@ from minke.images.model import (
     OCI_MANIFEST,
     canonical_json,
     format_time,
+    oci_config_bytes,
 )
 from minke.images.staging import staging
 from minke.images.unpack import LayerRef
@@ -59,18 +60,15 @@ def import_rootfs(
         now = format_time()
         arch, variant = host_arch()
         comment = message or f"Imported from {source}"
-        config: dict[str, Any] = {
-            "architecture": arch,
-            "comment": comment,
-            "config": container_config,
-            "created": now,
-            "history": [{"created": now, "comment": comment}],
-            "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        }
-        if variant:
-            config["variant"] = variant
-        config_bytes = canonical_json(config)
+        config_bytes = oci_config_bytes(
+            created=now,
+            architecture=arch,
+            variant=variant,
+            os="linux",
+            config=container_config,
+            diff_ids=[diff_id],
+            history=[{"created": now, "comment": comment}],
+        )
         config_digest = st.put(config_bytes)
         manifest = build_manifest(config_digest, len(config_bytes), [(OCI_LAYER, diff_id, size)])
         st.put(manifest)

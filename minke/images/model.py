@@ -192,3 +192,68 @@ def familiar_tagged(name_tag: str) -> str:
 def familiar_digested(name_digest: str) -> str:
     name, dgst = split_digested(name_digest)
     return f"{familiar_name(name)}@{dgst}"
+
+
+def go_json(obj: Any) -> bytes:
+    """JSON as Go's encoding/json writes it: compact, UTF-8, and ``<``, ``>``, ``&``,
+    U+2028, U+2029 escaped.  Configs minke creates are written like this, in the OCI Go
+    types' field order with sorted map keys, because skopeo re-marshals a config that way
+    when it converts an image to OCI: identical bytes keep the image ID across the copy."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text.encode("utf-8")
+
+
+_OCI_CONTAINER_FIELDS = (
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Entrypoint",
+    "Cmd",
+    "Volumes",
+    "WorkingDir",
+    "Labels",
+    "StopSignal",
+    "ArgsEscaped",
+)
+_MAP_FIELDS = ("ExposedPorts", "Volumes", "Labels")
+
+
+def oci_config_bytes(
+    *,
+    created: str,
+    architecture: str,
+    os: str,
+    config: dict[str, Any],
+    diff_ids: list[str],
+    history: list[dict[str, Any]],
+    variant: str | None = None,
+    author: str | None = None,
+) -> bytes:
+    """An image config in the OCI Go struct's field order (see ``go_json``).  Empty
+    fields are left out as Go's ``omitempty`` does; container-config keys the OCI struct
+    does not have (OnBuild, Healthcheck, ...) follow in sorted order."""
+    cc: dict[str, Any] = {}
+    for key in _OCI_CONTAINER_FIELDS:
+        value = config.get(key)
+        if value:
+            cc[key] = dict(sorted(value.items())) if key in _MAP_FIELDS else value
+    for key in sorted(set(config) - set(_OCI_CONTAINER_FIELDS)):
+        if config[key]:
+            cc[key] = config[key]
+    doc: dict[str, Any] = {"created": created}
+    if author:
+        doc["author"] = author
+    doc["architecture"] = architecture
+    if variant:
+        doc["variant"] = variant
+    doc["os"] = os
+    doc["config"] = cc
+    doc["rootfs"] = {"type": "layers", "diff_ids": list(diff_ids)}
+    hist = []
+    for h in history:
+        item = {k: h[k] for k in ("created", "created_by", "author", "comment", "empty_layer") if h.get(k)}
+        hist.append(item)
+    doc["history"] = hist
+    return go_json(doc)

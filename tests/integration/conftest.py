@@ -6,7 +6,6 @@ Every test here gets skipped when not root; shared fixtures are in tests/conftes
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -19,10 +18,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "tests/integration/" in str(item.fspath):
             item.add_marker(skip)
 
-
-def need_tool(name: str) -> str:
-    """The path of a tool an interoperability test runs, or skip the test."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
