@@ -84,7 +84,53 @@ def proc_start_time(pid: int) -> int:
     return int(rest[19])
 
 
+class Completed:
+    def __init__(self, returncode: int, stderr: str = "") -> None:
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def spawn(argv: list[str], *, stdin=None, stdout=None, stderr=None, capture: bool = False) -> Completed:
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    err_r = None
+    if capture:
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        stdin, stdout, stderr = devnull, devnull, err_w
+    actions = [
+        (os.POSIX_SPAWN_DUP2, devnull if stdin is None else stdin, 0),
+        (os.POSIX_SPAWN_DUP2, devnull if stdout is None else stdout, 1),
+        (os.POSIX_SPAWN_DUP2, devnull if stderr is None else stderr, 2),
+    ]
+    try:
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+    finally:
+        os.close(devnull)
+        if capture:
+            os.close(err_w)
+    text = ""
+    if err_r is not None:
+        chunks = []
+        while True:
+            b = os.read(err_r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(err_r)
+        text = b"".join(chunks).decode(errors="replace")
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    return Completed(os.waitstatus_to_exitcode(status), text)
+
+
 def _set_subreaper() -> None:
+    """The spawner sets PR_SET_CHILD_SUBREAPER before exec (it survives execve), which
+    spares the monitor ctypes; set it here when started some other way."""
+    if os.environ.pop("MINKE_MONITOR_SUBREAPER", "") == "1":
+        return
     from minke.runtime import libc
 
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
@@ -121,12 +167,10 @@ class Monitor:
             self.sync_fd = None
 
     def runtime(self, *args: str, stdin=None, stdout=None, stderr=None, check_output=False):
-        import subprocess
-
+        """Run the runtime with the given fds as its stdio (posix_spawn: the subprocess
+        module would cost every monitor its imports)."""
         argv = list(self.cfg["runtime_argv"]) + list(args)
-        if check_output:
-            return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr)
+        return spawn(argv, stdin=stdin, stdout=stdout, stderr=stderr, capture=check_output)
 
     def db(self):
         import sqlite3
@@ -534,6 +578,12 @@ def main(argv: list[str]) -> int:
 
 
 def _engine_service(cfg: dict):
+    # Started with -S (no site: less memory while the container runs); the engine needs
+    # site-packages, so add them now, on the way out.
+    if sys.flags.no_site:
+        import site
+
+        site.main()
     from minke.config import Config
     from minke.engine import Engine
 

@@ -516,15 +516,26 @@ class ContainerService:
         """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie."""
         import sys
 
+        from minke.runtime import libc
+
         r, w = os.pipe2(os.O_CLOEXEC)
         log = os.path.join(self.run_dir(cid), "monitor.log")
-        argv = [sys.executable, "-m", "minke.containers.monitor", cfg_path, str(w)]
+        # -S: no site module and no .pth processing (the editable install's finder alone
+        # costs each monitor a megabyte); the package is found through PYTHONPATH.
+        argv = [sys.executable, "-S", "-m", "minke.containers.monitor", cfg_path, str(w)]
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["MINKE_MONITOR_SUBREAPER"] = "1"
         pid = os.fork()
         if pid == 0:  # pragma: no cover - child
             try:
                 os.setsid()
                 if os.fork() != 0:
                     os._exit(0)
+                # Survives execve: the container's init, orphaned when the runtime's
+                # create exits, is re-parented to the monitor, which can then wait for it.
+                libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
                 devnull = os.open(os.devnull, os.O_RDWR)
                 logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 os.dup2(devnull, 0)
@@ -532,7 +543,7 @@ class ContainerService:
                 os.dup2(logfd, 2)
                 os.set_inheritable(w, True)
                 os.chdir("/")
-                os.execv(argv[0], argv)
+                os.execve(argv[0], argv, env)
             finally:
                 os._exit(127)
         os.close(w)
