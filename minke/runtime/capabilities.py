@@ -14,13 +14,10 @@ The kernel is reached through ``CapSyscalls``; ``RecordingCapSyscalls`` is its f
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from minke.errors import InvalidArgument
-
-log = logging.getLogger(__name__)
 
 # Numbers from linux/capability.h; CAP_CHECKPOINT_RESTORE (5.9) is the last one today.
 CAPABILITIES: dict[str, int] = {
@@ -284,7 +281,9 @@ def raise_ambient(caps: Mapping[str, Any] | None, sys: CapSyscalls | None = None
         try:
             sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap_number(name))
         except OSError as e:
-            log.warning("cannot raise ambient capability %s: %s", name, e.strerror or e)
+            import logging  # only on this rare path: keeps logging off the hot path
+
+            logging.getLogger(__name__).warning("cannot raise ambient capability %s: %s", name, e.strerror or e)
 
 
 def apply_capabilities(caps: Mapping[str, Any] | None, sys: CapSyscalls | None = None) -> None:

@@ -29,17 +29,13 @@ conditions are tried in spec order before an unconditional rule.
 from __future__ import annotations
 
 import errno as _errno
-import logging
 import os
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from minke.errors import InvalidArgument, PermissionDenied, Unsupported
 from minke.runtime.seccomp_tables import TABLES, X32_SYSCALL_BIT
-
-log = logging.getLogger(__name__)
 
 # --- kernel ABI (linux/seccomp.h, linux/filter.h, linux/audit.h) --------------------------
 
@@ -172,16 +168,14 @@ def filter_flags(names: Iterable[str] | None) -> int:
 # --- rules -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     index: int
     op: str
     value: int
     value_two: int = 0
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Rule(NamedTuple):
     alternatives: tuple[tuple[Condition, ...], ...]  # ORed; each one ANDed; () = always
     action: int
 
@@ -228,9 +222,11 @@ def _parse_rule(raw: Any) -> tuple[list[str], _Rule]:
 # --- assembler -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Label:
-    name: str
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class _Code:
@@ -425,7 +421,9 @@ def filter_arches(linux_seccomp: Mapping[str, Any], arch: str | None = None) -> 
         elif name in COMPAT_ARCHES[native]:
             # e.g. 32-bit ARM on arm64: minke has no syscall table for it, so those
             # processes meet the bad-architecture action (kill) instead of the rules.
-            log.debug("seccomp: no syscall table for %s; its syscalls will be killed", name)
+            import logging  # not on the hot path: only for configs naming such an arch
+
+            logging.getLogger(__name__).debug("seccomp: no syscall table for %s; its syscalls will be killed", name)
     return arches
 
 
@@ -484,7 +482,9 @@ def compile_seccomp(linux_seccomp: Mapping[str, Any], arch: str | None = None) -
         _ld(code, OFFSET_NR)
         table = TABLES[name]
         if name == "SCMP_ARCH_X86_64":
-            # x32 processes share AUDIT_ARCH_X86_64 and set bit 30 in nr.
+            # x32 processes share AUDIT_ARCH_X86_64 and set bit 30 in nr.  nr -1 is not
+            # x32: tracers use it to skip a syscall, and libseccomp lets it through too.
+            code.put(BPF_JMP_JEQ_K, 0xFFFFFFFF, 2, 0)
             if "SCMP_ARCH_X32" in blocks:
                 code.put(BPF_JMP_JGE_K, X32_SYSCALL_BIT, 0, 1)
                 code.put(BPF_JMP_JA, blocks["SCMP_ARCH_X32"])

@@ -178,6 +178,12 @@ def test_architecture_checks():
     assert run(prog, AARCH64["read"], X86_64_ARCH) == KILL
 
 
+def test_syscall_minus_one_is_not_x32():
+    prog = sc.compile_seccomp(profile({"names": ["read"], "action": "SCMP_ACT_ALLOW"}, default="SCMP_ACT_LOG"), "x86_64")
+    assert run(prog, -1) == sc.SECCOMP_RET_LOG
+    assert run(prog, X32["read"]) == KILL
+
+
 def test_syscalls_newer_than_the_tables_get_enosys():
     prog = sc.compile_seccomp(profile({"names": ["read"], "action": "SCMP_ACT_ALLOW"}), "x86_64")
     newest = max(X86_64.values())

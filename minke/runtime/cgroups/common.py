@@ -19,6 +19,20 @@ from minke.errors import (
     Unsupported,
 )
 
+
+def warn(logger: str, message: str, *args: Any) -> None:
+    """Log a warning; logging is imported only when there is something to say (hot path)."""
+    import logging
+
+    logging.getLogger(logger).warning(message, *args)
+
+
+def debug(logger: str, message: str, *args: Any) -> None:
+    import logging
+
+    logging.getLogger(logger).debug(message, *args)
+
+
 # Above this a v1 limit means "unlimited" (the kernel reports PAGE_COUNTER_MAX pages).
 UNLIMITED_THRESHOLD = 1 << 62
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 from collections.abc import Mapping
@@ -23,10 +22,9 @@ from minke.runtime.cgroups.common import (
     rmdir_retrying,
     validate_resources,
     wait_until,
+    warn,
     write_value,
 )
-
-log = logging.getLogger(__name__)
 
 FREEZE_TIMEOUT = 5.0
 
@@ -136,7 +134,7 @@ class V1Manager:
                 write_value(self._fs, self._file("devices", name), device_rule(entry))
         for key in ("network", "rdma"):
             if res.get(key):
-                log.warning("linux.resources.%s is not supported and was ignored", key)
+                warn(__name__, "linux.resources.%s is not supported and was ignored", key)
 
     def _set_memory(self, mem: Mapping[str, Any]) -> None:
         limit, swap = mem.get("limit"), mem.get("swap")
@@ -165,7 +163,7 @@ class V1Manager:
         if mem.get("disableOOMKiller"):
             write_value(self._fs, self._file("memory", "memory.oom_control"), 1)
         if mem.get("kernel") or mem.get("kernelTCP"):
-            log.warning("kernel memory limits are deprecated by Linux and were ignored")
+            warn(__name__, "kernel memory limits are deprecated by Linux and were ignored")
 
     def _set_cpu(self, cpu: Mapping[str, Any]) -> None:
         if cpu.get("shares"):

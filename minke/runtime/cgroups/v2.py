@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from minke.runtime.cgroups.common import (
     CgroupFs,
     blkio_weight_to_io_weight,
     check_path,
+    debug,
     descendants_first,
     empty_stats,
     read_int,
@@ -24,10 +24,9 @@ from minke.runtime.cgroups.common import (
     swap_for_v2,
     validate_resources,
     wait_until,
+    warn,
     write_value,
 )
-
-log = logging.getLogger(__name__)
 
 FREEZE_TIMEOUT = 5.0
 # Controllers a container's cgroup gets, when the parent has them.
@@ -95,7 +94,7 @@ class V2Manager:
                 try:
                     self._fs.write(os.path.join(directory, "cgroup.subtree_control"), f"+{controller}")
                 except OSError as e:
-                    log.debug("cannot enable %s in %s: %s", controller, directory, e)
+                    debug(__name__, "cannot enable %s in %s: %s", controller, directory, e)
 
     def apply(self, pid: int) -> None:
         """Move pid (a whole process) into the cgroup."""
@@ -122,11 +121,11 @@ class V2Manager:
         if mem.get("reservation"):
             write_value(fs, self._file("memory.low"), _max(mem["reservation"]))
         if mem.get("swappiness") is not None:
-            log.warning("memory swappiness has no cgroup v2 equivalent and was ignored")
+            warn(__name__, "memory swappiness has no cgroup v2 equivalent and was ignored")
         if mem.get("disableOOMKiller"):
-            log.warning("disableOOMKiller has no cgroup v2 equivalent and was ignored")
+            warn(__name__, "disableOOMKiller has no cgroup v2 equivalent and was ignored")
         if mem.get("kernel") or mem.get("kernelTCP"):
-            log.warning("kernel memory limits are deprecated by Linux and were ignored")
+            warn(__name__, "kernel memory limits are deprecated by Linux and were ignored")
 
         cpu = res.get("cpu") or {}
         if cpu.get("shares"):
@@ -158,10 +157,10 @@ class V2Manager:
         if res.get("devices"):
             # v2 has no devices files: access control needs a BPF_PROG_TYPE_CGROUP_DEVICE
             # program, which minke does not load yet.
-            log.warning("device cgroup rules are not enforced on cgroup v2 and were ignored")
+            warn(__name__, "device cgroup rules are not enforced on cgroup v2 and were ignored")
         for key in ("network", "rdma"):
             if res.get(key):
-                log.warning("linux.resources.%s is not supported and was ignored", key)
+                warn(__name__, "linux.resources.%s is not supported and was ignored", key)
         for key, value in (res.get("unified") or {}).items():
             path = self._file(key)
             if not fs.exists(path):
