@@ -1,0 +1,174 @@
+"""save/load against the real tools: skopeo, umoci, oci-image-tool (Debian packages)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def run(*argv: str) -> str:
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"{argv}: {p.stderr}"
+    return p.stdout
+
+
+def extract(archive: str, dest: str) -> str:
+    os.makedirs(dest)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def image_ids(minke) -> list[str]:
+    return minke("images", "-q", "--no-trunc").out.split()
+
+
+def test_docker_archive_read_by_skopeo_and_back(minke, busybox_image, tmp_path):
+    skopeo = tool("skopeo")
+    archive = str(tmp_path / "bb.tar")
+    assert minke("tag", "busybox", "example/second:v2").code == 0
+    r = minke("save", "-o", archive, "busybox", "example/second:v2")
+    assert r.code == 0, r
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert manifest == [
+        {
+            "Config": "blobs/sha256/" + busybox_image[7:],
+            "RepoTags": ["busybox:latest", "example/second:v2"],
+            "Layers": manifest[0]["Layers"],
+        }
+    ]
+    info = json.loads(run(skopeo, "inspect", f"docker-archive:{archive}:busybox:latest"))
+    layers = json.loads(minke("image", "inspect", "-f", "{{json .RootFS.Layers}}", "busybox").out)
+    assert info["Layers"] == layers and info["Os"] == "linux"
+    cfg = json.loads(run(skopeo, "inspect", "--config", "--raw", f"docker-archive:{archive}:busybox:latest"))
+    assert cfg["rootfs"]["diff_ids"] == layers
+
+    # skopeo copies to an OCI layout and to a classic docker-archive; both load back as
+    # the same image.
+    oci_dir = str(tmp_path / "oci")
+    run(skopeo, "copy", "-q", f"docker-archive:{archive}:busybox:latest", f"oci:{oci_dir}:latest")
+    classic = str(tmp_path / "classic.tar")
+    run(skopeo, "copy", "-q", f"docker-archive:{archive}:busybox:latest", f"docker-archive:{classic}:re/tagged:v1")
+    assert minke("rmi", "-f", busybox_image).code == 0
+    r = minke("load", "-i", oci_dir)
+    assert r.code == 0, r
+    assert r.out == f"Loaded image ID: {busybox_image}\n"
+    r = minke("load", "-i", classic)
+    assert r.code == 0, r
+    assert r.out == "Loaded image: re/tagged:v1\n"
+    assert image_ids(minke) == [busybox_image]
+    # The OCI manifest skopeo wrote (gzip layers) is kept as the image's manifest digest.
+    assert len(json.loads(minke("image", "inspect", "re/tagged:v1").out)[0]["RootFS"]["Layers"]) == 1
+
+
+def test_oci_archive_valid_for_oci_image_tool_and_umoci(minke, busybox_image, tmp_path):
+    validate = tool("oci-image-tool")
+    umoci = tool("umoci")
+    archive = str(tmp_path / "bb-oci.tar")
+    r = minke("save", "--format", "oci-archive", "-o", archive, "busybox")
+    assert r.code == 0, r
+    layout = extract(archive, str(tmp_path / "layout"))
+    index = json.load(open(os.path.join(layout, "index.json")))
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "latest"
+    assert "Validation succeeded" in run(validate, "validate", "--type", "image", layout)
+    bundle = str(tmp_path / "bundle")
+    run(umoci, "unpack", "--image", f"{layout}:latest", bundle)
+    assert os.path.isfile(os.path.join(bundle, "rootfs", "bin", "busybox"))
+    assert os.readlink(os.path.join(bundle, "rootfs", "bin", "sh")) == "busybox"
+
+    # The docker-archive is an OCI layout too.
+    docker_archive = str(tmp_path / "bb-docker.tar")
+    assert minke("save", "-o", docker_archive, "busybox").code == 0
+    d = extract(docker_archive, str(tmp_path / "docker-layout"))
+    assert "Validation succeeded" in run(validate, "validate", "--type", "image", d)
+
+    # Both load back as the same image, from the tar and from the directory.
+    assert minke("rmi", "busybox").code == 0
+    r = minke("load", "-i", archive)
+    assert r.out == "Loaded image: busybox:latest\n", r
+    assert minke("rmi", "busybox").code == 0
+    r = minke("load", "-q", "-i", layout)
+    assert r.out == "Loaded image: busybox:latest\n", r
+    assert image_ids(minke) == [busybox_image]
+
+
+def test_save_several_images_and_repository_name(minke, busybox_image, busybox_rootfs_tar, tmp_path):
+    other = minke("import", "-c", "CMD sh", busybox_rootfs_tar, "other:1").out.strip()
+    assert minke("tag", "busybox", "busybox:two").code == 0
+    archive = str(tmp_path / "all.tar")
+    # A repository name without a tag saves all of its tags.
+    r = minke("save", "-o", archive, "busybox", "other:1")
+    assert r.code == 0, r
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        index = json.load(tar.extractfile("index.json"))
+    assert sorted(t for m in manifest for t in m["RepoTags"]) == ["busybox:latest", "busybox:two", "other:1"]
+    assert len(index["manifests"]) == 3
+    for ref in ("busybox:latest", "busybox:two", "other:1"):
+        assert minke("rmi", ref).code == 0
+    r = minke("load", "-i", archive)
+    assert sorted(r.out.splitlines()) == [
+        "Loaded image: busybox:latest",
+        "Loaded image: busybox:two",
+        "Loaded image: other:1",
+    ]
+    assert set(image_ids(minke)) == {busybox_image, other}
+    # Saving the same images twice gives the same bytes.
+    again = str(tmp_path / "again.tar")
+    assert minke("save", "-o", again, "busybox", "other:1").code == 0
+    assert open(archive, "rb").read() == open(again, "rb").read()
+
+
+def test_load_replaces_a_tag_like_docker(minke, busybox_image, busybox_rootfs_tar, tmp_path):
+    archive = str(tmp_path / "bb.tar")
+    assert minke("save", "-o", archive, "busybox").code == 0
+    other = minke("import", busybox_rootfs_tar, "busybox:latest").out.strip()
+    r = minke("load", "-i", archive)
+    assert r.out == (
+        f"The image busybox:latest already exists, renaming the old one with ID {other} to empty string\n"
+        "Loaded image: busybox:latest\n"
+    )
+
+
+def test_load_zstd_compressed(minke, busybox_image, tmp_path):
+    import zstandard
+
+    archive = str(tmp_path / "bb.tar")
+    assert minke("save", "-o", archive, "busybox").code == 0
+    with open(archive, "rb") as f:
+        data = zstandard.ZstdCompressor().compress(f.read())
+    with open(archive + ".zst", "wb") as f:
+        f.write(data)
+    assert minke("rmi", "busybox").code == 0
+    r = minke("load", "-i", archive + ".zst")
+    assert r.out == "Loaded image: busybox:latest\n", r
+    assert image_ids(minke) == [busybox_image]
+
+
+def test_save_hello_whale_accepted_by_skopeo(minke, tmp_path):
+    skopeo = tool("skopeo")
+    archive = str(tmp_path / "hw.tar")
+    r = minke("save", "-o", archive, "hello-whale")
+    assert r.code == 0, r
+    info = json.loads(run(skopeo, "inspect", f"docker-archive:{archive}"))
+    assert info["Labels"]["org.opencontainers.image.title"] == "hello-whale"
+    oci_dir = str(tmp_path / "hw-oci")
+    run(skopeo, "copy", "-q", f"docker-archive:{archive}", f"oci:{oci_dir}:latest")
+    hw = json.loads(minke("image", "inspect", "hello-whale").out)[0]["Id"]
+    assert minke("rmi", "hello-whale").code == 0
+    assert minke("load", "-i", oci_dir).out == f"Loaded image ID: {hw}\n"
