@@ -591,8 +591,28 @@ def _engine_service(cfg: dict):
     return engine.containers
 
 
+def remove_cgroups(cgroup_path: str) -> None:
+    """Best effort: rmdir the container's cgroup in every hierarchy.  A runtime should do
+    this itself when its create fails; not all do, and rmdir of a cgroup with processes
+    in it fails harmlessly (EBUSY)."""
+    rel = cgroup_path.strip("/")
+    if not rel:
+        return
+    try:
+        hierarchies = os.listdir("/sys/fs/cgroup")
+    except OSError:
+        return
+    for h in ["", *hierarchies]:
+        path = os.path.join("/sys/fs/cgroup", h, rel)
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
 def _after_failed_start(mon: Monitor, e: _StartError) -> None:
     mon.runtime("delete", "--force", mon.id, check_output=True)
+    remove_cgroups(mon.cfg.get("cgroup_path", ""))
     svc = _engine_service(mon.cfg)
     svc._start_failed(mon.id, e.code, e.message)
     mon.report(f"err {e.code} {e.message}")
