@@ -115,7 +115,16 @@ AUDIT_ARCH = {
     "SCMP_ARCH_AARCH64": AUDIT_ARCH_AARCH64,
     "SCMP_ARCH_ARM": AUDIT_ARCH_ARM,
 }
-_WIDE_ARGS = {"SCMP_ARCH_X86_64": True, "SCMP_ARCH_X32": True, "SCMP_ARCH_AARCH64": True, "SCMP_ARCH_X86": False}
+_WIDE_ARGS = {
+    "SCMP_ARCH_X86_64": True,
+    "SCMP_ARCH_X32": True,
+    "SCMP_ARCH_AARCH64": True,
+    "SCMP_ARCH_X86": False,
+    "SCMP_ARCH_ARM": False,
+}
+# ARM's private syscalls (set_tls, cacheflush, ...) live at 0x0f0000 + n, far above the
+# ordinary ones; the "newer than minke knows" stub must not swallow them.
+_PRIVATE_BASE = {"SCMP_ARCH_ARM": 0x0F0000}
 
 BAD_ARCH_ACTION = SECCOMP_RET_KILL_PROCESS
 
@@ -354,7 +363,9 @@ def _syscall_body(code: _Code, rules: list[_Rule], wide: bool, default: int) -> 
     code.put(BPF_RET_K, default)
 
 
-def _arch_block(code: _Code, by_nr: dict[int, list[_Rule]], wide: bool, default: int, newest: int | None) -> None:
+def _arch_block(
+    code: _Code, by_nr: dict[int, list[_Rule]], wide: bool, default: int, newest: tuple[int, int | None] | None
+) -> None:
     """Dispatch on nr (A holds nr) for one architecture; always ends in a ret."""
     simple: list[tuple[int, int]] = []
     for nr in sorted(by_nr):
@@ -389,7 +400,12 @@ def _arch_block(code: _Code, by_nr: dict[int, list[_Rule]], wide: bool, default:
             code.put(BPF_JMP_JGT_K, hi, 1, 0)
         code.put(BPF_RET_K, action)
     if newest is not None:
-        code.put(BPF_JMP_JGT_K, newest, 0, 1)
+        lo, hi = newest
+        if hi is None:
+            code.put(BPF_JMP_JGT_K, lo, 0, 1)
+        else:
+            code.put(BPF_JMP_JGT_K, lo, 0, 2)
+            code.put(BPF_JMP_JGE_K, hi, 1, 0)
         code.put(BPF_RET_K, SECCOMP_RET_ERRNO | _errno.ENOSYS)
     code.put(BPF_RET_K, default)
 
@@ -418,12 +434,6 @@ def filter_arches(linux_seccomp: Mapping[str, Any], arch: str | None = None) -> 
             continue
         if name in COMPAT_ARCHES[native] and name in TABLES:
             arches.append(name)
-        elif name in COMPAT_ARCHES[native]:
-            # e.g. 32-bit ARM on arm64: minke has no syscall table for it, so those
-            # processes meet the bad-architecture action (kill) instead of the rules.
-            import logging  # not on the hot path: only for configs naming such an arch
-
-            logging.getLogger(__name__).debug("seccomp: no syscall table for %s; its syscalls will be killed", name)
     return arches
 
 
@@ -491,7 +501,11 @@ def compile_seccomp(linux_seccomp: Mapping[str, Any], arch: str | None = None) -
             else:
                 code.put(BPF_JMP_JGE_K, X32_SYSCALL_BIT, 0, 1)
                 code.put(BPF_RET_K, BAD_ARCH_ACTION)
-        newest = max(table.values()) if stub else None
+        newest = None
+        if stub:
+            private = _PRIVATE_BASE.get(name)
+            ordinary = [nr for nr in table.values() if private is None or nr < private]
+            newest = (max(ordinary), private)
         _arch_block(code, per_arch[name], _WIDE_ARGS[name], default, newest)
     return code.assemble()
 

@@ -8,7 +8,7 @@ import pytest
 
 from minke.errors import InvalidArgument, PermissionDenied, Unsupported
 from minke.runtime import seccomp as sc
-from minke.runtime.seccomp_tables import AARCH64, X32, X86, X86_64
+from minke.runtime.seccomp_tables import AARCH64, ARM, X32, X86, X86_64
 
 ALLOW = sc.SECCOMP_RET_ALLOW
 KILL = sc.SECCOMP_RET_KILL_PROCESS
@@ -276,7 +276,14 @@ def test_default_profile_aarch64():
     assert run(prog, AARCH64["mount"], AARCH64_ARCH) == EPERM
     assert run(prog, AARCH64["clone"], AARCH64_ARCH, (0x20000000, 0, 0, 0, 0, 0)) == EPERM
     assert run(prog, AARCH64["clone"], AARCH64_ARCH, (0x01200011, 0, 0, 0, 0, 0)) == ALLOW
-    assert run(prog, 7, sc.AUDIT_ARCH_ARM) == KILL  # no 32-bit ARM table: killed
+    arm = sc.AUDIT_ARCH_ARM  # 32-bit ARM processes on arm64
+    assert run(prog, ARM["mkdir"], arm) == ALLOW
+    assert run(prog, ARM["set_tls"], arm) == ALLOW  # private call at 0x0f0005
+    assert run(prog, ARM["get_tls"], arm) == EPERM  # private, not allowed: not the ENOSYS stub
+    assert run(prog, ARM["mount"], arm) == EPERM
+    assert run(prog, ARM["clone"], arm, (0x10000000, 0, 0, 0, 0, 0)) == EPERM
+    assert run(prog, max(n for n in ARM.values() if n < 0x0F0000) + 1, arm) == ENOSYS
+    assert run(prog, X86_64["read"], X86_64_ARCH) == KILL
 
 
 def test_load_uses_seccomp_then_falls_back_to_prctl():
