@@ -64,13 +64,22 @@ class Staging:
         )
 
     def rollback(self) -> None:
-        remove_snapshots(self.service.snapshots, self.new_snapshots)
+        # A snapshot another operation leased meanwhile (it found ours and builds on it)
+        # stays; GC takes it once nothing holds it.
+        others = self._leased_by_others("snapshot")
+        remove_snapshots(self.service.snapshots, [k for k in self.new_snapshots if k not in others])
         self.new_snapshots.clear()
         self.rollback_blobs_only()
 
+    def _leased_by_others(self, kind: str) -> set[str]:
+        rows = self.service.db.query(
+            "SELECT ref FROM lease_resources WHERE kind = ? AND lease_id != ?", (kind, self.lease.id)
+        )
+        return {r["ref"] for r in rows}
+
     def rollback_blobs_only(self) -> None:
         """Delete the blobs this operation added that no image refers to."""
-        live = self._live_blobs()
+        live = self._live_blobs() | self._leased_by_others("blob")
         for digest in self.new_blobs:
             if digest in live:
                 continue

@@ -63,3 +63,37 @@ def test_query_parsing():
     assert id_prefix("abc") == "abc" and id_prefix("sha256:ab") == "ab" and id_prefix("xyz") is None
     assert is_id_prefix("sha256:abcdef", "abc") and is_id_prefix("sha256:abcdef", "sha256:ab")
     assert not is_id_prefix("sha256:abcdef", "busybox")
+
+
+def test_go_json_and_oci_config_order():
+    from minke.images.model import go_json, oci_config_bytes
+
+    assert go_json({"a": "x<y>&z\u2028"}) == b'{"a":"x\\u003cy\\u003e\\u0026z\\u2028"}'
+    data = oci_config_bytes(
+        created="2024-01-01T00:00:00Z",
+        architecture="amd64",
+        os="linux",
+        config={"Labels": {"b": "1", "a": "2"}, "Cmd": ["x"], "User": "u", "OnBuild": ["RUN x"]},
+        diff_ids=["sha256:" + "a" * 64],
+        history=[{"comment": "c", "created": "2024-01-01T00:00:00Z", "empty_layer": False}],
+    )
+    # Go's field order (what skopeo re-marshals to), maps sorted, omitempty.
+    assert data == (
+        b'{"created":"2024-01-01T00:00:00Z","architecture":"amd64","os":"linux",'
+        b'"config":{"User":"u","Cmd":["x"],"Labels":{"a":"2","b":"1"},"OnBuild":["RUN x"]},'
+        b'"rootfs":{"type":"layers","diff_ids":["sha256:' + b"a" * 64 + b'"]},'
+        b'"history":[{"created":"2024-01-01T00:00:00Z","comment":"c"}]}'
+    )
+
+
+def test_hello_whale_is_deterministic():
+    from minke.images.hello_whale import image_config, rootfs_tar
+
+    assert rootfs_tar(b"\x7fELF...") == rootfs_tar(b"\x7fELF...")
+    d = sha256_of_bytes(rootfs_tar(b"\x7fELF..."))
+    assert image_config("amd64", d) == image_config("amd64", d)
+    assert b'"Cmd":["/hello"]' in image_config("arm64", d)
+
+
+def sha256_of_bytes(b: bytes) -> str:
+    return "sha256:" + hashlib.sha256(b).hexdigest()
