@@ -138,3 +138,33 @@ def test_invalid_values_name_the_file(cgroup):
         m.set_resources({"cpu": {"cpus": "4096"}})
     with pytest.raises(InvalidArgument, match="memory.limit"):
         m.set_resources({"memory": {"limit": -5}})
+
+
+def test_pids_limit_is_enforced(cgroup):
+    m, procs = cgroup
+    m.create()
+    m.set_resources({"pids": {"limit": 4}})
+    # The child forks sleepers until the kernel refuses (EAGAIN), then reports how many.
+    work = (
+        "import os\n"
+        "n = 0\n"
+        "for _ in range(10):\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except BlockingIOError:\n"
+        "        break\n"
+        "    if pid == 0:\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "    n += 1\n"
+        "print(n, flush=True)\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", GATED.format(work=work)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    procs.append(p)
+    m.apply(p.pid)
+    _go(p)
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == b"3"  # the parent plus three children
+    assert m.stats()["pids"] == {"current": 4, "limit": 4}
+    m.destroy(kill=True)
+    assert m.pids() == []
