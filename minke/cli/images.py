@@ -264,7 +264,11 @@ def run_save(ctx: Any, args: argparse.Namespace) -> int:
         path = os.path.abspath(args.output)
         tmp = f"{path}.minke-tmp-{os.getpid()}"
         try:
-            with open(tmp, "wb") as f:
+            try:
+                f = open(tmp, "wb")  # noqa: SIM115 - closed below
+            except OSError as e:
+                raise InvalidArgument(f"failed to save to {args.output}: {(e.strerror or str(e)).lower()}") from None
+            with f:
                 images.save(args.images, f, args.format)
             os.replace(tmp, path)
         except BaseException:

@@ -232,3 +232,13 @@ def test_save_stdout_and_load_stdin(minke_proc, busybox_image, tmp_path):
     assert p.code == 0, p
     assert p.out == "Loaded image: busybox:latest\n"
     assert minke_proc("images", "-q", "--no-trunc").out.strip() == busybox_image
+
+
+def test_save_errors(minke, busybox_image, tmp_path):
+    r = minke("save", "-o", str(tmp_path / "no" / "such" / "dir.tar"), "busybox")
+    assert r.code == 1 and r.err.startswith("Error: failed to save to ") and r.err.count("\n") == 1, r
+    r = minke("save", "-o", str(tmp_path / "x.tar"), "busybox", "nothere")
+    assert r.code == 1 and r.err == "Error: No such image: nothere:latest\n"
+    assert not list(tmp_path.glob("x.tar*"))  # neither the file nor its temp is left
+    r = minke("load", "-i", str(tmp_path / "missing.tar"))
+    assert r.code == 1 and "no such file" in r.err
