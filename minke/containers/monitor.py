@@ -56,12 +56,15 @@ def short_path(path: str) -> tuple[str, int | None]:
     if len(path) < 100:
         return path, None
     fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
-    return f"/proc/self/fd/{fd}/{os.path.basename(path)}", fd
+    # By pid, not "self": the path is also handed to other processes (--console-socket).
+    return f"/proc/{os.getpid()}/fd/{fd}/{os.path.basename(path)}", fd
 
 
 def classify_error(message: str) -> int:
     """Exit code Docker gives for a runtime error: 127 not found, 126 not executable."""
     m = message.lower()
+    if "exec" not in m:  # a setup failure of the runtime, not of the command
+        return 125
     if "executable file not found" in m or "no such file or directory" in m or "not found in $path" in m:
         return 127
     if "permission denied" in m or "exec format error" in m or "is a directory" in m:
@@ -245,6 +248,8 @@ class Monitor:
             _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
             conn.close()
             console.close()
+            if keep is not None:
+                os.close(keep)
             os.unlink(os.path.join(cfg["bundle"], "console.sock"))
             self.pty = fds[0]
             os.set_blocking(self.pty, False)
