@@ -175,21 +175,6 @@ class Monitor:
         argv = list(self.cfg["runtime_argv"]) + list(args)
         return spawn(argv, stdin=stdin, stdout=stdout, stderr=stderr, capture=check_output)
 
-    def db(self):
-        import sqlite3
-
-        conn = sqlite3.connect(self.cfg["db_path"], timeout=30, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
-
-    def update(self, **cols) -> None:
-        sets = ", ".join(f"{k} = ?" for k in cols)
-        conn = self.db()
-        try:
-            conn.execute(f"UPDATE containers SET {sets} WHERE id = ?", (*cols.values(), self.id))
-        finally:
-            conn.close()
-
     # --- create and start ---------------------------------------------------------------------
     def create(self) -> None:
         """Run the runtime's create with our pipes / console socket as the init's stdio."""
@@ -559,14 +544,22 @@ def main(argv: list[str]) -> int:
         except _StartError as e:
             _after_failed_start(mon, e)
             return 1
-        mon.update(
-            status="running", pid=mon.init_pid, started_at=started, exit_code=0, error="",
-            oom_killed=0, finished_at=None, monitor_pid=os.getpid(),
-            monitor_start=proc_start_time(os.getpid()), restart_count=restart_count,
-        )
+        # The running state goes to a file the engine adopts into the database (the CLI
+        # on our "ok", any later command if that CLI died): sqlite stays out of the
+        # monitor's memory while the container runs.
+        state = {
+            "init_pid": mon.init_pid, "started_at": started, "monitor_pid": os.getpid(),
+            "monitor_start": proc_start_time(os.getpid()), "restart_count": restart_count,
+        }
+        tmp = os.path.join(cfg["bundle"], "monitor.state.tmp")
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, os.path.join(cfg["bundle"], "monitor.state"))
         if first:
             mon.report(f"ok {mon.init_pid}")
             mon.close_sync()
+        else:
+            _engine_service(cfg)._adopt(mon.id)
         first = False
         mon.run_loop()
         status = mon.exit_status if mon.exit_status is not None else 0

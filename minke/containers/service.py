@@ -244,8 +244,31 @@ class ContainerService:
     def monitor_alive(self, c: Container) -> bool:
         return c.monitor_pid > 0 and _proc_start_time(c.monitor_pid) == c.monitor_start
 
+    def _adopt(self, cid: str) -> bool:
+        """Copy the monitor's running state (``monitor.state`` in the run dir) into the
+        row, unless the row already records an exit after that start."""
+        path = os.path.join(self.run_dir(cid), "monitor.state")
+        try:
+            with open(path) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            return False
+        cur = self.db.execute(
+            "UPDATE containers SET status = 'running', pid = ?, started_at = ?, exit_code = 0, error = '',"
+            " oom_killed = 0, monitor_pid = ?, monitor_start = ?, restart_count = ?"
+            " WHERE id = ? AND status IN ('created', 'exited', 'restarting')"
+            " AND (finished_at IS NULL OR finished_at < ?)",
+            (st["init_pid"], st["started_at"], st["monitor_pid"], st["monitor_start"], st["restart_count"], cid, st["started_at"]),
+        )
+        return cur.rowcount > 0
+
     def _reconcile(self, c: Container) -> Container:
-        """A container said to be running whose monitor is gone: clean up, mark exited."""
+        """A container said to be running whose monitor is gone: clean up, mark exited.
+        A container still 'created' whose monitor left a running state (the CLI that
+        started it died before recording it) is adopted first."""
+        if c.status in (Status.CREATED, Status.EXITED) and os.path.exists(os.path.join(self.run_dir(c.id), "monitor.state")):
+            if self._adopt(c.id):
+                c = Container.from_row(self._row(c.id))
         if not c.status.is_active or self.monitor_alive(c):
             return c
         # Re-read under the lock: the monitor may just have recorded the exit itself.
@@ -493,6 +516,7 @@ class ContainerService:
             finally:
                 os.close(r)
             if line.startswith("ok"):
+                self._adopt(c.id)
                 return session
             if session is not None:
                 session.close()
@@ -565,6 +589,11 @@ class ContainerService:
 
     def _monitor_exited(self, cid: str, code: int, oom: bool, restart_count: int, ran_for: float, delay_fn) -> int | None:
         self._unmount(cid)
+        self._adopt(cid)  # the start was never recorded if its CLI died: record it now
+        try:
+            os.unlink(os.path.join(self.run_dir(cid), "monitor.state"))
+        except FileNotFoundError:
+            pass
         row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
         if row is None:
             return None
