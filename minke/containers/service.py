@@ -312,7 +312,7 @@ class ContainerService:
         from minke.containers.spec import hosts_file, make_config, resolv_conf
 
         hc = dict(host_config or {})
-        hc.setdefault("NetworkMode", "none" if False else "default")
+        hc.setdefault("NetworkMode", "default")
         hc.setdefault("RestartPolicy", {"Name": "", "MaximumRetryCount": 0})
         hc.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         hc.setdefault("Runtime", self.config.runtime)
