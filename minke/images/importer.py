@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
+from minke.errors import CorruptData
 from minke.images.changes import apply_changes
 from minke.images.model import (
     OCI_CONFIG,
@@ -56,6 +57,8 @@ def import_rootfs(
 
     with staging(service) as st:
         diff_id, size = st.ingest(decompressed(stream))
+        if size == 0:
+            raise CorruptData(f"invalid rootfs tar {source}: the input is empty")
         _, sizes = st.unpack([LayerRef(diff_id, diff_id)])
         now = format_time()
         arch, variant = host_arch()

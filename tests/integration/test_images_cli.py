@@ -76,7 +76,7 @@ def test_import_with_changes_message_and_stdin(minke, minke_proc, busybox_rootfs
     with open(busybox_rootfs_tar, "rb") as f:
         gz = gzip.compress(f.read(), compresslevel=1)
     p = minke_proc("import", "-", "fromstdin")
-    assert p.code != 0  # empty stdin is not a tar
+    assert p.code == 1 and p.err == "Error: invalid rootfs tar -: the input is empty\n", p
     p = minke_proc("import", "-", "fromstdin", input=gz)
     assert p.code == 0, p
     assert inspect(minke, "fromstdin")["RootFS"] == inspect(minke, "example/app:1")["RootFS"]
