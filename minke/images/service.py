@@ -6,6 +6,7 @@ Public methods (the CLI and the API server call these)::
     get(ref) -> Image                 resolve a name, ID, ID prefix or name@digest
     list(all=False, filters=None)     Images, newest first (filters: dangling, reference,
                                       label, before, since)
+    summaries(all=False, filters=None) the same as Docker's ImageSummary dicts
     image_config(image_id) -> dict    the parsed config blob
     tag(source, target)
     remove(ref, force=False)          [{"Untagged": ...}, {"Deleted": ...}] like Docker
@@ -173,6 +174,29 @@ class ImageService:
         from minke.images.filters import apply_filters
 
         return apply_filters(self, self._images(), all=all, filters=filters or {})
+
+    def summaries(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """Docker's ImageSummary objects (``GET /images/json``)."""
+        out = []
+        for img in self.list(all=all, filters=filters):
+            try:
+                labels = (self.image_config(img.id).get("config") or {}).get("Labels")
+            except (MinkeError, OSError):
+                labels = None
+            out.append(
+                {
+                    "Containers": -1,
+                    "Created": int(img.created_ts),
+                    "Id": img.id,
+                    "Labels": labels or {},
+                    "ParentId": "",
+                    "RepoDigests": [familiar_digested(d) for d in img.repo_digests],
+                    "RepoTags": [familiar_tagged(t) for t in img.tags],
+                    "SharedSize": -1,
+                    "Size": img.size,
+                }
+            )
+        return out
 
     # --- tagging ---------------------------------------------------------------------------
     def tag(self, source: str, target: str) -> None:

@@ -207,3 +207,20 @@ def test_inspect_fields_and_history(service):
     assert hist == [
         {"Id": a, "Created": 1704067200, "CreatedBy": "step 7", "Tags": ["x:latest"], "Size": 0, "Comment": ""}
     ]
+
+
+def test_summaries(service):
+    a = add_image(service, 1, ["x"], labels={"k": "v"})
+    assert service.summaries() == [
+        {
+            "Containers": -1,
+            "Created": 1704067200,
+            "Id": a,
+            "Labels": {"k": "v"},
+            "ParentId": "",
+            "RepoDigests": [],
+            "RepoTags": ["x:latest"],
+            "SharedSize": -1,
+            "Size": 0,
+        }
+    ]
