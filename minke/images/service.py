@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
-from minke.errors import Conflict, InvalidArgument, InvalidReference, NotFound
+from minke.errors import Conflict, InvalidArgument, InvalidReference, MinkeError, NotFound
 from minke.images import resolve as _resolve
 from minke.images.model import (
     Image,
