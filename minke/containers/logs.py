@@ -4,16 +4,24 @@ One JSON object per line: ``{"log": "text\\n", "stream": "stdout", "time": RFC33
 Output is split into records at newlines; a line longer than 16 KiB is split into several
 records without the newline, as Docker does.  Rotation: when the file would pass
 ``max_size`` it is renamed to ``.1`` (``.1`` to ``.2`` ...), keeping ``max_files`` files in
-all.  The writer is imported by the monitor, so this module imports only os, json and time.
+all.  The writer is imported by the monitor, so the write path imports only os and time (JSON strings are escaped here;
+the reader imports json).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 MAX_RECORD = 16 * 1024
+
+# JSON string escapes: quote, backslash and the C0 controls; everything else is UTF-8 as is.
+_ESCAPES = {i: f"\\u{i:04x}" for i in range(0x20)}
+_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def json_string(text: str) -> str:
+    return '"' + text.translate(_ESCAPES) + '"'
 
 
 def rfc3339nano(ns: int) -> str:
@@ -75,7 +83,7 @@ class LogWriter:
     def _record(self, stream: str, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace")
         line = (
-            '{"log":' + json.dumps(text) + ',"stream":"' + stream + '","time":"' + rfc3339nano(time.time_ns()) + '"}\n'
+            '{"log":' + json_string(text) + ',"stream":"' + stream + '","time":"' + rfc3339nano(time.time_ns()) + '"}\n'
         ).encode()
         if self.max_size and self._size and self._size + len(line) > self.max_size:
             self._rotate()
@@ -111,6 +119,8 @@ def log_files(path: str) -> list[str]:
 
 def parse_record(line: bytes) -> tuple[str, str, str] | None:
     """(stream, text, time) or None for a torn/partial line."""
+    import json
+
     try:
         rec = json.loads(line)
         return rec["stream"], rec["log"], rec["time"]

@@ -1,7 +1,7 @@
 """The per-container monitor: one small process per running container.
 
-Started detached (own session, stdio on /dev/null) by ``ContainerService.start`` as
-``python -m minke.containers.monitor MONITOR_JSON SYNC_FD``.  It:
+Started detached (own session, stdio on /dev/null, stderr to ``monitor.log``) by
+``ContainerService.start`` as ``python -S -c "...monitor.run(...)" MONITOR_CONF SYNC_FD``.  It:
 
 1. becomes a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so that the container's init,
    forked by the runtime's ``create`` which then exits, is re-parented to it and it can
@@ -18,9 +18,10 @@ Started detached (own session, stdio on /dev/null) by ``ContainerService.start``
    back-off or, with ``--rm``, removes the container; then tells attached clients the exit
    code and exits.
 
-It imports as little as possible while the container runs (os, json, selectors, socket,
-signal, struct, time, the log writer, ctypes for prctl); everything needed only after the
-container exits (the engine, sqlite3) is imported then.
+It imports as little as possible while the container runs: os, struct, time, and the C
+modules select, _socket and _signal directly (their Python wrappers pull in enum, re and
+collections); its settings come as ``key=value`` lines, not JSON.  Everything needed only
+after the container exits (the engine, sqlite3, json) is imported then.
 
 Attach protocol (unix stream socket).  The client sends one line
 ``attach stdin=0|1 stdout=0|1 stderr=0|1\\n``, then frames; the monitor sends frames.  A
@@ -31,11 +32,10 @@ Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close std
 
 from __future__ import annotations
 
-import json
+import _signal as signal
+import _socket as socket
 import os
-import selectors
-import signal
-import socket
+import select
 import struct
 import sys
 import time
@@ -139,12 +139,80 @@ def _set_subreaper() -> None:
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
 
 
+class Poller:
+    """epoll with a tag and an object per fd (selectors would import collections)."""
+
+    def __init__(self) -> None:
+        self._ep = select.epoll()
+        self._by_fd: dict[int, tuple[str, object]] = {}
+
+    def register(self, obj, tag: str) -> None:
+        fd = obj if isinstance(obj, int) else obj.fileno()
+        self._ep.register(fd, select.EPOLLIN)
+        self._by_fd[fd] = (tag, obj)
+
+    def unregister(self, obj) -> None:
+        fd = obj if isinstance(obj, int) else obj.fileno()
+        if self._by_fd.pop(fd, None) is not None:
+            self._ep.unregister(fd)
+
+    def has(self, fd: int) -> bool:
+        return fd in self._by_fd
+
+    def select(self, timeout: float | None) -> list[tuple[str, object]]:
+        try:
+            events = self._ep.poll(-1 if timeout is None else timeout)
+        except InterruptedError:
+            return []
+        return [self._by_fd[fd] for fd, _ in events if fd in self._by_fd]
+
+
+def dump_settings(d: dict) -> str:
+    """``key=value`` lines; a list is its items joined by the unit separator (0x1f).
+    Values never hold newlines (paths, ids, numbers), which the writer checks."""
+    lines = []
+    for k, v in d.items():
+        if isinstance(v, (list, tuple)):
+            v = "\x1f".join(str(x) for x in v)
+        elif isinstance(v, bool):
+            v = "1" if v else "0"
+        elif v is None:
+            v = ""
+        v = str(v)
+        if "\n" in v or "\n" in k or "=" in k:
+            raise ValueError(f"setting {k!r} cannot be written as a line")
+        lines.append(f"{k}={v}\n")
+    return "".join(lines)
+
+
+_LISTS = ("runtime_argv",)
+_INTS = ("log_max_size", "log_max_files", "restart_count", "init_pid", "monitor_pid", "monitor_start")
+_BOOLS = ("tty", "open_stdin", "wait_attach")
+
+
+def load_settings(text: str) -> dict:
+    out: dict = {}
+    for line in text.splitlines():
+        k, _, v = line.partition("=")
+        if k in _LISTS:
+            out[k] = v.split("\x1f") if v else []
+        elif k in _INTS:
+            out[k] = int(v or 0)
+        elif k in _BOOLS:
+            out[k] = v == "1"
+        elif k == "started_at":
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
+
+
 class Monitor:
     def __init__(self, cfg: dict, sync_fd: int) -> None:
         self.cfg = cfg
         self.id: str = cfg["id"]
         self.sync_fd: int | None = sync_fd
-        self.sel = selectors.DefaultSelector()
+        self.sel = Poller()
         self.clients: dict[socket.socket, dict] = {}
         self.stdin_w: int | None = None  # write end of the container's stdin pipe
         self.pty: int | None = None
@@ -229,9 +297,13 @@ class Monitor:
         if cfg["tty"]:
             os.close(err_r)
             console.settimeout(10)
-            conn, _ = console.accept()
-            _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+            conn = socket.socket(fileno=console._accept()[0])
+            _, anc, _, _ = conn.recvmsg(1024, socket.CMSG_SPACE(4))
             conn.close()
+            fds = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in anc
+                   if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS]
+            if not fds:
+                raise _StartError(125, "runtime sent no terminal on the console socket")
             console.close()
             if keep is not None:
                 os.close(keep)
@@ -283,7 +355,7 @@ class Monitor:
             os.close(keep)
         s.setblocking(False)
         self.listener = s
-        self.sel.register(s, selectors.EVENT_READ, "listen")
+        self.sel.register(s, "listen")
 
     # --- the loop -------------------------------------------------------------------------------
     def _on_sigchld(self, *_a) -> None:
@@ -306,8 +378,8 @@ class Monitor:
     def accept(self) -> None:
         assert self.listener is not None
         try:
-            conn, _ = self.listener.accept()
-        except BlockingIOError:
+            conn = socket.socket(fileno=self.listener._accept()[0])
+        except (BlockingIOError, InterruptedError):
             return
         conn.setblocking(True)
         conn.settimeout(5)
@@ -329,7 +401,7 @@ class Monitor:
             "stderr": opts.get("stderr", "1") == "1",
             "buf": b"",
         }
-        self.sel.register(conn, selectors.EVENT_READ, "client")
+        self.sel.register(conn, "client")
 
     def drop_client(self, conn: socket.socket) -> None:
         self.clients.pop(conn, None)
@@ -435,9 +507,9 @@ class Monitor:
     def run_loop(self) -> None:
         for fd in self.outputs:
             os.set_blocking(fd, False)
-            self.sel.register(fd, selectors.EVENT_READ, "output")
-        if self._wake_r not in self.sel.get_map():
-            self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+            self.sel.register(fd, "output")
+        if not self.sel.has(self._wake_r):
+            self.sel.register(self._wake_r, "wake")
         self.reap()
         deadline = None
         while True:
@@ -451,10 +523,9 @@ class Monitor:
                 if time.monotonic() > deadline:
                     break
             timeout = 0.2 if self.exit_status is not None else None
-            for key, _ in self.sel.select(timeout):
-                tag = key.data
+            for tag, obj in self.sel.select(timeout):
                 if tag == "output":
-                    self.output(key.fd)  # type: ignore[arg-type]
+                    self.output(obj)
                 elif tag == "wake":
                     try:
                         os.read(self._wake_r, 4096)
@@ -463,8 +534,8 @@ class Monitor:
                     self.reap()
                 elif tag == "listen":
                     self.accept()
-                elif tag == "client":
-                    self.client_input(key.fileobj)  # type: ignore[arg-type]
+                elif tag == "client" and obj in self.clients:
+                    self.client_input(obj)
         for fd in list(self.outputs):
             self.sel.unregister(fd)
             os.close(fd)
@@ -515,7 +586,7 @@ def _restart_delay(restart_count: int) -> float:
 def main(argv: list[str]) -> int:
     cfg_path, sync_fd = argv[0], int(argv[1])
     with open(cfg_path) as f:
-        cfg = json.load(f)
+        cfg = load_settings(f.read())
     _set_subreaper()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -553,7 +624,7 @@ def main(argv: list[str]) -> int:
         }
         tmp = os.path.join(cfg["bundle"], "monitor.state.tmp")
         with open(tmp, "w") as f:
-            json.dump(state, f)
+            f.write(dump_settings(state))
         os.replace(tmp, os.path.join(cfg["bundle"], "monitor.state"))
         if first:
             mon.report(f"ok {mon.init_pid}")
@@ -625,11 +696,17 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float) -> 
     return svc._monitor_exited(mon.id, code, oom, restart_count, ran_for, _restart_delay)
 
 
-if __name__ == "__main__":
+def run(argv: list[str]) -> None:
+    """Entry point (``python -S -c "...run(sys.argv[1:])" CONF SYNC_FD``)."""
     try:
-        sys.exit(main(sys.argv[1:]))
+        code = main(argv)
     except Exception:
         import traceback
 
         traceback.print_exc()
-        sys.exit(1)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])

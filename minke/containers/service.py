@@ -247,11 +247,15 @@ class ContainerService:
     def _adopt(self, cid: str) -> bool:
         """Copy the monitor's running state (``monitor.state`` in the run dir) into the
         row, unless the row already records an exit after that start."""
+        from minke.containers.monitor import load_settings
+
         path = os.path.join(self.run_dir(cid), "monitor.state")
         try:
             with open(path) as f:
-                st = json.load(f)
+                st = load_settings(f.read())
         except (OSError, ValueError):
+            return False
+        if "started_at" not in st or "init_pid" not in st:
             return False
         cur = self.db.execute(
             "UPDATE containers SET status = 'running', pid = ?, started_at = ?, exit_code = 0, error = '',"
@@ -502,9 +506,11 @@ class ContainerService:
                 self._unmount(c.id)
                 raise
             mcfg["wait_attach"] = attach is not None
-            path = os.path.join(self.run_dir(c.id), "monitor.json")
+            from minke.containers.monitor import dump_settings
+
+            path = os.path.join(self.run_dir(c.id), "monitor.conf")
             with open(path, "w") as f:
-                json.dump(mcfg, f)
+                f.write(dump_settings(mcfg))
             self._update(c.id, stopped_by_user=0)
             r = self._spawn_monitor(c.id, path)
             session = None
@@ -546,7 +552,8 @@ class ContainerService:
         log = os.path.join(self.run_dir(cid), "monitor.log")
         # -S: no site module and no .pth processing (the editable install's finder alone
         # costs each monitor a megabyte); the package is found through PYTHONPATH.
-        argv = [sys.executable, "-S", "-m", "minke.containers.monitor", cfg_path, str(w)]
+        # -c rather than -m: runpy and its imports would cost each monitor ~1 MB more.
+        argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])", cfg_path, str(w)]
         pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

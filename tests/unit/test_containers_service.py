@@ -3,7 +3,6 @@ What needs the kernel (start, the monitor) is in tests/integration."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -169,8 +168,10 @@ def test_adopt_running_state_unless_exit_recorded(svc):
     c = svc.create({"Image": "busybox"}, {}, name="web")
     os.makedirs(svc.run_dir(c.id))
     state = {"init_pid": 42, "started_at": 100.0, "monitor_pid": os.getpid(), "monitor_start": _start(os.getpid()), "restart_count": 0}
+    from minke.containers.monitor import dump_settings
+
     with open(os.path.join(svc.run_dir(c.id), "monitor.state"), "w") as f:
-        json.dump(state, f)
+        f.write(dump_settings(state))
     got = svc.get("web")  # the CLI that started it died before recording it
     assert got.status is Status.RUNNING and got.pid == 42 and got.started_at == 100.0
     svc._update(c.id, status="exited", finished_at=200.0)
