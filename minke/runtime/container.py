@@ -158,7 +158,6 @@ class Runtime:
         *,
         pid_file: str | None = None,
         console_socket: str | None = None,
-        subreaper: bool = False,
     ) -> dict:
         """Set the container up and leave its init blocked until ``start``.
 
@@ -208,7 +207,6 @@ class Runtime:
         }
         mgr = None
         init_pid = 0
-        child = 0
         try:
             mgr = _cgroup_manager(st)
             if mgr is not None:
@@ -219,7 +217,7 @@ class Runtime:
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)  # past the umask: the init may no longer be root when it opens it
             fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-            init_pid, child = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, mgr, subreaper)
+            init_pid = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, mgr)
             os.close(fifo_fd)
             st["pid"] = init_pid
             st["start_time"] = st_mod.proc_start_time(init_pid)
@@ -232,28 +230,25 @@ class Runtime:
                     os.kill(init_pid, 9)
                 except ProcessLookupError:
                     pass
-                wait_gone(init_pid, st_mod.proc_start_time(init_pid), 5)
-            if child:
-                _reap(child)
+                _reap(init_pid)
             if mgr is not None:
                 try:
-                    mgr.destroy()
+                    mgr.destroy(kill=True)
                 except (OSError, MinkeError):
                     pass
             _rmtree(cdir)
             raise
         return st
 
-    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, mgr, subreaper) -> tuple[int, int]:
+    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, mgr) -> int:
         from minke.runtime import libc
         from minke.runtime.init import Channel, InitConfig, report_error, setup_child
         from minke.runtime.syscalls import LinuxSyscalls
 
         sys = LinuxSyscalls()
-        if subreaper or spec.linux.namespace("pid") is not None:
-            # With a new pid ns the init is a grandchild; as subreaper we (run, exec) get
-            # it back when the middle child exits and can wait for it.
-            sys.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        # With a new pid ns the init is a grandchild; as subreaper we get it back when the
+        # middle child exits, so `run` can wait for it and a failed create can reap it.
+        sys.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
         hook_state = {"ociVersion": st_mod.OCI_VERSION, "id": st["id"], "status": "creating", "pid": 0,
@@ -297,20 +292,23 @@ class Runtime:
                     run_hooks("createRuntime", spec.hooks.get("createRuntime", ()), hs)
                     ch.send("go")
                 elif msg == "ready":
-                    return init_pid, (pid if init_pid == pid else 0)
+                    return init_pid
                 elif msg.startswith("error "):
                     raise _error_from(msg)
                 else:
                     raise MinkeError(f"container init sent {msg!r}")
         except BaseException:
-            if not init_pid:
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
-                _reap(pid)
-            elif init_pid != pid:
+            # Kill whichever process is the container so far and reap it: as subreaper the
+            # init is our child even with a pid namespace, so it is surely gone (and out of
+            # the cgroup) before the caller removes the cgroup.
+            victim = init_pid or pid
+            try:
+                os.kill(victim, 9)
+            except ProcessLookupError:
                 pass
+            _reap(victim)
+            if victim != pid:
+                _reap(pid)
             raise
         finally:
             ch.close()
@@ -418,7 +416,7 @@ class Runtime:
         mgr = _cgroup_manager(st)
         if mgr is not None:
             try:
-                mgr.destroy()
+                mgr.destroy(kill=True)
             except (OSError, MinkeError) as e:
                 self._warn(f"container {st['id']}: removing cgroup: {e}")
         hooks = (st.get("config", {}).get("hooks") or {}).get("poststop")
@@ -463,7 +461,7 @@ class Runtime:
 
     def run(self, container_id: str, bundle: str, *, pid_file=None, console_socket=None, detach=False) -> int:
         """create + start, then (unless detached) wait, delete and return the exit code."""
-        st = self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket, subreaper=not detach)
+        st = self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket)
         try:
             self.start(container_id)
         except BaseException:

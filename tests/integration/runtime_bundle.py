@@ -100,9 +100,20 @@ class Driver:
         return cid
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 30, **kw) -> subprocess.CompletedProcess:
-        kw.setdefault("capture_output", True)
-        kw.setdefault("text", True)
-        p = subprocess.run([self.binary, "--root", self.root, *args], timeout=timeout, check=False, **kw)
+        """Run a command; output is captured in files, not pipes, because a detached
+        container keeps the stdio it was given and a pipe would never reach end of file."""
+        import tempfile
+
+        if kw.pop("capture_output", True) is False:
+            p = subprocess.run([self.binary, "--root", self.root, *args], timeout=timeout, check=False, **kw)
+        else:
+            with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+                kw.pop("text", None)
+                p = subprocess.run([self.binary, "--root", self.root, *args], stdout=out, stderr=err,
+                                   timeout=timeout, check=False, text=True, **kw)  # fmt: skip
+                out.seek(0)
+                err.seek(0)
+                p.stdout, p.stderr = out.read(), err.read()
         if check and p.returncode != 0:
             raise AssertionError(f"{self.name} {' '.join(args)} -> {p.returncode}: {p.stderr}")
         return p

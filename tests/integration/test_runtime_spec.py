@@ -271,3 +271,42 @@ def test_failing_prestart_hook_fails_create(rt, tmp_path, rootfs):
     p = run(rt, tmp_path, rootfs, cfg)
     assert p.returncode != 0
     assert rt("list", "--format", "json").stdout.strip() in ("[]", "null")
+
+
+def test_cgroup_limits_seen_from_inside(rt, tmp_path, rootfs):
+    cfg = sh(
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+        "/sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+    )
+    cfg["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})  # fmt: skip
+    cfg["linux"]["resources"] = {
+        "memory": {"limit": 64 * 1024 * 1024},
+        "pids": {"limit": 50},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+    }
+    cfg["linux"]["cgroupsPath"] = f"/minke-test/{tmp_path.name}"
+    try:
+        p = run(rt, tmp_path, rootfs, cfg)
+        assert p.stdout.split() == [str(64 * 1024 * 1024), "50", "512", "50000"], p.stderr
+        assert not os.path.exists(f"/sys/fs/cgroup/memory/minke-test/{tmp_path.name}")
+    finally:
+        # Neither runtime removes parents it did not make in the same process.
+        for h in os.listdir("/sys/fs/cgroup"):
+            try:
+                os.rmdir(f"/sys/fs/cgroup/{h}/minke-test")
+            except OSError:
+                pass
+
+
+def test_seccomp_blocks_with_errno(rt, tmp_path, rootfs):
+    cfg = sh("grep '^Seccomp:' /proc/self/status; mkdir /tmp/d 2>&1 || echo blocked; touch /tmp/f && echo touch-ok")
+    cfg["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}],
+    }
+    p = run(rt, tmp_path, rootfs, cfg)
+    out = p.stdout.splitlines()
+    assert out[0].split() == ["Seccomp:", "2"], p.stderr
+    assert "Permission denied" in out[1] and out[2:] == ["blocked", "touch-ok"]
