@@ -452,3 +452,49 @@ def test_interactive_terminal_resize_and_detach(minke):
     assert code == 0, out
     assert minke.inspect("bg")["State"]["Running"] is True
     assert minke.inspect("bg")["Config"]["Tty"] is True
+
+
+# --- foreground signals, follow, attach, a killed CLI ---------------------------------------------------
+
+
+def test_sig_proxy_logs_follow_and_start_attach(minke):
+    p = minke.popen("run", "--name", "fg", "busybox", "sh", "-c",
+                    'trap "echo got TERM; exit 9" TERM; echo ready; while true; do sleep 0.1; done')
+    _wait_for(lambda: "ready" in minke("logs", "fg").stdout, what="ready")
+    follow = minke.popen("logs", "-f", "fg")
+    p.send_signal(signal.SIGTERM)  # --sig-proxy (default): the container gets it
+    assert p.wait(timeout=20) == 9
+    assert "got TERM" in p.stdout.read()
+    # logs -f ends when the container stops, having printed everything.
+    assert follow.wait(timeout=20) == 0
+    assert follow.stdout.read() == "ready\ngot TERM\n"
+    # start -a attaches and returns the exit code.
+    minke.ok("create", "--name", "att", "busybox", "sh", "-c", "echo attached; exit 4")
+    r = minke("start", "-a", "att")
+    assert (r.returncode, r.stdout) == (4, "attached\n")
+    # --stop-signal / --stop-timeout are honoured.
+    minke.ok("run", "-d", "--name", "usr1", "--stop-signal", "USR1", "--stop-timeout", "1", "busybox", "sh", "-c",
+             'trap "exit 3" USR1; while true; do sleep 0.1; done')
+    minke.ok("stop", "usr1")
+    assert minke.inspect("usr1")["State"]["ExitCode"] == 3
+    assert minke.inspect("usr1")["Config"]["StopSignal"] == "USR1"
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.5])
+def test_cli_killed_mid_run_is_reconciled(minke, delay):
+    p = minke.popen("run", "--name", "victim", "busybox", "sleep", "100")
+    time.sleep(delay)
+    p.kill()
+    p.wait()
+    time.sleep(0.3)
+    r = minke("ps", "-a", "--format", "{{.Names}} {{.State}}")
+    assert r.returncode == 0
+    states = dict(line.split() for line in r.stdout.splitlines())
+    if "victim" in states:
+        info = minke.inspect("victim")
+        assert info["State"]["Status"] in ("created", "running", "exited")
+        if info["State"]["Status"] == "running":
+            assert os.path.exists(f"/proc/{info['State']['Pid']}")
+            minke.ok("stop", "-t", "0", "victim")
+            assert minke.inspect("victim")["State"]["Status"] == "exited"
+    # The teardown removes everything and checks nothing is left behind.
