@@ -114,16 +114,17 @@ def exec_process(
 
 
 def _exec_child(ch, sys, spec, paths, proc: Process, program, console_socket) -> None:
-    from minke.runtime import libc
     from minke.runtime.init import (
         connect_console,
         do_exec,
         finalize_process,
         join_namespaces,
+        preload,
         setup_console,
     )
 
-    os.setsid()
+    # Before joining the mount namespace, which hides Python's library and minke's source.
+    preload(spec, proc, program is not None)
     console = connect_console(console_socket) if proc.terminal else None
     join_namespaces(sys, paths)
     if "pid" in paths:
@@ -133,6 +134,7 @@ def _exec_child(ch, sys, spec, paths, proc: Process, program, console_socket) ->
             os._exit(0)
     else:
         ch.send(f"pid {os.getpid()}")
+    os.setsid()  # after the fork: TIOCSCTTY needs a session leader
     if console is not None:
         setup_console(console, proc, sys)
     if proc.oom_score_adj is not None:
@@ -140,6 +142,5 @@ def _exec_child(ch, sys, spec, paths, proc: Process, program, console_socket) ->
     for r in proc.rlimits:
         sys.setrlimit(r.resource, r.soft, r.hard)
     argv0 = finalize_process(proc, sys, program, setgroups=spec.linux.namespace("user") is None or bool(proc.user.additional_gids))
-    del libc
     # The pipe is close-on-exec: the runtime sees end of file once execve succeeded.
     do_exec(argv0, proc)

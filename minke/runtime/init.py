@@ -136,7 +136,6 @@ def setup_child(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     """The first child: namespaces, then (for a new pid ns) fork the init."""
     spec = cfg.spec
     lx = spec.linux
-    os.setsid()
     join_namespaces(sys, {ns.type: ns.path for ns in lx.namespaces if ns.path})
     new = [ns.type for ns in lx.namespaces if not ns.path]
     if "user" in new:
@@ -165,11 +164,45 @@ def setup_child(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     container_init(cfg, ch, sys)
 
 
+def preload(spec: Spec, proc: Process, seccomp: bool) -> None:
+    """Import now every module used after the switch into the container's file system.
+
+    After pivot_root (or joining the container's mount namespace in exec) Python's own
+    library and minke's source are out of sight, so a late ``import`` fails.
+    """
+    import signal  # noqa: F401 - do_exec
+
+    if proc.terminal:
+        import fcntl  # noqa: F401
+        import socket  # noqa: F401
+        import struct  # noqa: F401
+        import termios  # noqa: F401
+    if proc.capabilities is not None:
+        import minke.runtime.capabilities  # noqa: F401
+    if proc.capabilities and proc.capabilities.get("ambient"):
+        import logging
+
+        # An ambient capability the kernel refuses is logged by the capabilities module;
+        # here stderr is the container's own, so keep that note out of the user's output,
+        # as runc does (it logs to its --log file only).
+        logging.getLogger("minke.runtime.capabilities").setLevel(logging.ERROR)
+    if seccomp:
+        import minke.runtime.seccomp  # noqa: F401
+    if spec.hooks.get("startContainer"):
+        import minke.runtime.hooks  # noqa: F401
+    import minke.errors  # noqa: F401
+
+
 def container_init(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     """pid 1 of the container: rootfs, identity, then wait for start and exec."""
     from minke.runtime.rootfs import RootfsBuilder
 
     spec = cfg.spec
+    assert spec.process is not None
+    preload(spec, spec.process, cfg.seccomp_program is not None)
+    # A session of its own (runc does the same): no controlling terminal from the caller,
+    # and the right to take the console pty as one (TIOCSCTTY needs a session leader).
+    os.setsid()
     lx = spec.linux
     proc = spec.process
     assert proc is not None
@@ -361,4 +394,7 @@ def setup_console(sock, proc: Process, sys: Syscalls) -> None:
         os.dup2(slave, fd)
     if slave > 2:
         os.close(slave)
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    try:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError as e:
+        raise OSError(e.errno, f"ioctl({name}, TIOCSCTTY): {e.strerror}") from None

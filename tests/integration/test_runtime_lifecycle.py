@@ -304,3 +304,35 @@ def test_id_in_use(rt, tmp_path, rootfs):
     assert rt.state(cid) == first  # the first one is untouched
     rt("delete", cid)
     _nothing_left(rt, cid)
+
+
+def test_exec_tty_over_console_socket(rt, tmp_path, rootfs):
+    import array
+    import socket
+
+    b = bundle(tmp_path, rootfs, ["sleep", "30"])
+    cid = rt.new_id()
+    rt("run", "-d", "--bundle", b, cid)
+    sock_path = str(tmp_path / "c.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    rt("exec", "-d", "--tty", "--console-socket", sock_path, cid, "sh", "-c", "tty; echo done; sleep 1")
+    conn, _ = srv.accept()
+    fds = array.array("i")
+    _, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+    fds.frombytes(anc[0][2][: fds.itemsize])
+    conn.close()
+    srv.close()
+    out = b""
+    while b"done" not in out:
+        try:
+            chunk = os.read(fds[0], 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(fds[0])
+    assert out.decode().startswith("/dev/pts/"), out
+    rt("delete", "--force", cid)

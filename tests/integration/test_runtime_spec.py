@@ -310,3 +310,43 @@ def test_seccomp_blocks_with_errno(rt, tmp_path, rootfs):
     out = p.stdout.splitlines()
     assert out[0].split() == ["Seccomp:", "2"], p.stderr
     assert "Permission denied" in out[1] and out[2:] == ["blocked", "touch-ok"]
+
+
+def test_terminal_over_console_socket(rt, tmp_path, rootfs):
+    """terminal: true sends the pty master over --console-socket (SCM_RIGHTS), as runc."""
+    import array
+    import socket
+    import termios  # noqa: F401 - make sure the test itself can
+
+    sock_path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    cfg = sh("tty; stty size; echo done")
+    cfg["process"]["terminal"] = True
+    cfg["process"]["consoleSize"] = {"height": 33, "width": 101}
+    cfg["process"]["capabilities"]["ambient"] = ["CAP_KILL"]
+    b = write_bundle(str(tmp_path / "bundle"), rootfs, cfg)
+    cid = rt.new_id()
+    rt("create", "--bundle", b, "--console-socket", sock_path, cid)
+    conn, _ = srv.accept()
+    fds = array.array("i")
+    msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+    fds.frombytes(anc[0][2][: fds.itemsize])
+    master = fds[0]
+    conn.close()
+    srv.close()
+    rt("start", cid)
+    out = b""
+    while b"done" not in out:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    lines = out.decode().split("\r\n")
+    assert lines[0].startswith("/dev/pts/") and lines[1] == "33 101", out
+    rt("delete", "--force", cid)
