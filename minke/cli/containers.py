@@ -313,8 +313,18 @@ def run_run(ctx, args) -> int:
     if args.interactive:
         streams.add("stdin")
     session = svc.start(c.id, attach={"stdin": "stdin" in streams, "stdout": "stdout" in streams, "stderr": "stderr" in streams})
-    return _pump(ctx, svc, c, session, stdin="stdin" in streams, tty=args.tty,
+    code = _pump(ctx, svc, c, session, stdin="stdin" in streams, tty=args.tty,
                  sig_proxy=args.sig_proxy == "true" and not args.tty, detach_keys=_detach_keys(args.detach_keys))
+    if args.rm:
+        # Docker's CLI returns once the container is gone; remove it here rather than
+        # wait for the monitor to (both may try: the container's lock orders them).
+        now = svc.find(c.id)
+        if now is not None and not now.status.is_active:
+            try:
+                svc.remove(c.id, force=True)
+            except NotFound:
+                pass
+    return code
 
 
 def _detach_keys(spec: str) -> bytes:

@@ -592,6 +592,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     mon = Monitor(cfg, sync_fd)
+    # Who is starting this container, for a command that finds it 'created' while the
+    # CLI that started it is gone (rm -f must stop us, not race us).
+    with open(os.path.join(cfg["bundle"], "monitor.pid"), "w") as f:
+        f.write(f"{os.getpid()} {proc_start_time(os.getpid())}\n")
     signal.signal(signal.SIGCHLD, mon._on_sigchld)
     restart_count = cfg.get("restart_count", 0)
     first = True
@@ -637,7 +641,7 @@ def main(argv: list[str]) -> int:
         code = os.waitstatus_to_exitcode(status)
         if code < 0:
             code = 128 - code
-        decision = _after_exit(mon, code, restart_count, time.time() - started)
+        decision = _after_exit(mon, code, restart_count, time.time() - started, started)
         if decision is None:
             mon.send_exit(code)
             return 0
@@ -649,10 +653,7 @@ def main(argv: list[str]) -> int:
 def _engine_service(cfg: dict):
     # Started with -S (no site: less memory while the container runs); the engine needs
     # site-packages, so add them now, on the way out.
-    if sys.flags.no_site:
-        import site
-
-        site.main()
+    _load_site()
     from minke.config import Config
     from minke.engine import Engine
 
@@ -688,12 +689,103 @@ def _after_failed_start(mon: Monitor, e: _StartError) -> None:
     mon.close_sync()
 
 
-def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float) -> int | None:
-    """Record the exit; return the new restart count when the policy restarts it."""
+def is_mounted(path: str) -> bool:
+    """Whether something is mounted on ``path``.  os.path.ismount cannot tell: a bind
+    mount from the same filesystem has the same st_dev as its parent."""
+    path = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            data = f.read()
+    except OSError:
+        return os.path.ismount(path)
+    # Field 5 is the mount point with space, tab, newline and backslash octal-escaped.
+    want = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012").encode()
+    for line in data.splitlines():
+        parts = line.split(b" ", 5)
+        if len(parts) > 4 and parts[4] == want:
+            return True
+    return False
+
+
+def unmount_rootfs(target: str) -> None:
+    # A crash may have left it mounted more than once: unmount until it is not.
+    for _ in range(8):
+        if not is_mounted(target):
+            return
+        try:
+            from minke.snapshots.mount import unmount
+        except ImportError:  # it needs site-packages: the monitor runs with -S
+            _load_site()
+            from minke.snapshots.mount import unmount
+
+        unmount(target)
+
+
+def _load_site() -> None:
+    if sys.flags.no_site and "site" not in sys.modules:
+        import site
+
+        site.main()
+
+
+def record_exit(cfg: dict, cid: str, code: int, oom: bool, started: float, restart_count: int) -> dict | None:
+    """Write the exit into the row with sqlite3 alone (the engine is not needed on this
+    path, and importing it would delay ``run``'s exit); return what the policy needs, or
+    None when the row is gone."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(cfg["db_path"], timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT status, host_config, stopped_by_user FROM containers WHERE id = ?", (cid,)).fetchone()
+        if row is not None and row[0] != "removing":
+            conn.execute(
+                "UPDATE containers SET status = 'exited', exit_code = ?, finished_at = ?, oom_killed = ?, pid = 0,"
+                " started_at = ?, restart_count = ? WHERE id = ?",
+                (code, time.time(), int(oom), started, restart_count, cid),
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    try:
+        os.unlink(os.path.join(cfg["bundle"], "monitor.state"))
+    except FileNotFoundError:
+        pass
+    if row is None:
+        return None
+    hc = json.loads(row[1])
+    return {"status": row[0], "policy": hc.get("RestartPolicy") or {}, "auto_remove": bool(hc.get("AutoRemove")), "stopped": bool(row[2])}
+
+
+def wants_restart(info: dict, code: int, restart_count: int) -> bool:
+    """Docker's restart policies: no | always | unless-stopped | on-failure[:N]."""
+    if info["stopped"] or info["status"] == "removing":
+        return False
+    name = info["policy"].get("Name") or "no"
+    if name in ("always", "unless-stopped"):
+        return True
+    limit = int(info["policy"].get("MaximumRetryCount") or 0)
+    return name == "on-failure" and code != 0 and (limit == 0 or restart_count < limit)
+
+
+def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, started: float) -> int | None:
+    """Record the exit; return the new restart count when the policy restarts it.  The
+    attached client hears the exit code before a --rm removal starts; the client removes
+    the container itself too (whoever is first, under the container's lock)."""
     oom = mon.oom_killed()
     mon.runtime("delete", "--force", mon.id, check_output=True)
-    svc = _engine_service(mon.cfg)
-    return svc._monitor_exited(mon.id, code, oom, restart_count, ran_for, _restart_delay)
+    unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
+    info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
+    if info is None:
+        return None
+    if wants_restart(info, code, restart_count):
+        return _engine_service(mon.cfg)._restart_after_exit(mon.id, restart_count, ran_for, _restart_delay)
+    mon.send_exit(code)
+    if info["auto_remove"]:
+        _engine_service(mon.cfg)._auto_remove(mon.id)
+    return None
 
 
 def run(argv: list[str]) -> None:

@@ -135,21 +135,9 @@ class Container:
 
 
 def is_mounted(path: str) -> bool:
-    """Whether something is mounted on ``path``.  os.path.ismount cannot tell: a bind
-    mount from the same filesystem has the same st_dev as its parent."""
-    path = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo", "rb") as f:
-            data = f.read()
-    except OSError:
-        return os.path.ismount(path)
-    # Field 5 is the mount point with space, tab, newline and backslash octal-escaped.
-    want = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012").encode()
-    for line in data.splitlines():
-        parts = line.split(b" ", 5)
-        if len(parts) > 4 and parts[4] == want:
-            return True
-    return False
+    from minke.containers.monitor import is_mounted as _is_mounted
+
+    return _is_mounted(path)
 
 
 def _proc_start_time(pid: int) -> int:
@@ -394,14 +382,9 @@ class ContainerService:
         return target
 
     def _unmount(self, cid: str) -> None:
-        target = self.rootfs(cid)
-        # A crash may have left it mounted more than once: unmount until it is not.
-        for _ in range(8):
-            if not is_mounted(target):
-                return
-            from minke.snapshots.mount import unmount
+        from minke.containers.monitor import unmount_rootfs
 
-            unmount(target)
+        unmount_rootfs(self.rootfs(cid))
 
     def _read_image_file(self, rootfs: str, path: str) -> str | None:
         # The image's /etc/passwd may be a symlink: resolve it inside the rootfs, never
@@ -594,45 +577,32 @@ class ContainerService:
         row = self.db.query_one("SELECT status FROM containers WHERE id = ?", (cid,))
         return Status(row["status"]) if row else None
 
-    def _monitor_exited(self, cid: str, code: int, oom: bool, restart_count: int, ran_for: float, delay_fn) -> int | None:
-        self._unmount(cid)
-        self._adopt(cid)  # the start was never recorded if its CLI died: record it now
-        try:
-            os.unlink(os.path.join(self.run_dir(cid), "monitor.state"))
-        except FileNotFoundError:
-            pass
-        row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
-        if row is None:
-            return None
-        c = Container.from_row(row)
-        if c.status is not Status.REMOVING:
-            self._update(cid, status=Status.EXITED.value, exit_code=code, finished_at=time.time(), oom_killed=int(oom), pid=0)
-        policy = c.host_config.get("RestartPolicy") or {}
-        name = policy.get("Name") or "no"
-        restart = not c.stopped_by_user and c.status is not Status.REMOVING and (
-            name in ("always", "unless-stopped")
-            or (name == "on-failure" and code != 0 and (not policy.get("MaximumRetryCount") or restart_count < int(policy["MaximumRetryCount"])))
-        )
-        if restart:
-            self._update(cid, status=Status.RESTARTING.value)
-            delay = 0.1 if ran_for >= 10 else delay_fn(restart_count)
-            end = time.monotonic() + delay
-            while time.monotonic() < end:
-                time.sleep(min(0.1, max(0.0, end - time.monotonic())))
-                row = self.db.query_one("SELECT stopped_by_user, status FROM containers WHERE id = ?", (cid,))
-                if row is None or row["stopped_by_user"] or row["status"] == Status.REMOVING.value:
-                    if row is not None:
-                        self._update(cid, status=Status.EXITED.value)
-                    return None
-            try:
-                self._write_bundle(Container.from_row(self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))))
-            except MinkeError as e:
-                self._update(cid, status=Status.EXITED.value, error=str(e))
+    def _auto_remove(self, cid: str) -> None:
+        """--rm after the exit; the attached CLI may be removing it too: take turns."""
+        with self._lock(cid):
+            if self.db.query_one("SELECT id FROM containers WHERE id = ?", (cid,)) is not None:
+                self._remove_files(cid)
+
+    def _restart_after_exit(self, cid: str, restart_count: int, ran_for: float, delay_fn) -> int | None:
+        """The restart policy said yes: wait the back-off (a stop or rm cancels it), mount
+        and write the bundle again; the new restart count, or None when cancelled."""
+        self._update(cid, status=Status.RESTARTING.value)
+        delay = 0.1 if ran_for >= 10 else delay_fn(restart_count)
+        end = time.monotonic() + delay
+        while time.monotonic() < end:
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+            row = self.db.query_one("SELECT stopped_by_user, status FROM containers WHERE id = ?", (cid,))
+            if row is None or row["stopped_by_user"] or row["status"] == Status.REMOVING.value:
+                if row is not None and row["status"] != Status.REMOVING.value:
+                    self._update(cid, status=Status.EXITED.value)
                 return None
-            return restart_count + 1
-        if c.host_config.get("AutoRemove"):
-            self._remove_files(cid)
-        return None
+        try:
+            self._write_bundle(Container.from_row(self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))))
+        except MinkeError as e:
+            self._unmount(cid)
+            self._update(cid, status=Status.EXITED.value, error=str(e))
+            return None
+        return restart_count + 1
 
     # --- stop / kill / restart -------------------------------------------------------------------------
     def kill(self, ref: str, signal: int | str = "KILL") -> Container:
@@ -761,8 +731,31 @@ class ContainerService:
                     os.kill(c.monitor_pid, _signal.SIGKILL)
                     self._wait_monitor_gone(c, 5)
                 self._runtime_quiet(c, "delete", "--force", c.id)
+            elif self._stop_starting_monitor(c):
+                self._runtime_quiet(c, "delete", "--force", c.id)
             self._remove_files(c.id)
         return c.id
+
+    def _stop_starting_monitor(self, c: Container) -> bool:
+        """A 'created' container can have a monitor still starting it (its CLI was
+        killed): SIGKILL the monitor's process group (its own, made by the setsid of the
+        double fork; the runtime's create is in it).  True when there was one."""
+        try:
+            with open(os.path.join(self.run_dir(c.id), "monitor.pid")) as f:
+                pid_s, start_s = f.read().split()
+            pid, start = int(pid_s), int(start_s)
+        except (OSError, ValueError):
+            return False
+        if pid <= 0 or _proc_start_time(pid) != start:
+            return False
+        try:
+            os.killpg(os.getpgid(pid), _signal.SIGKILL)
+        except ProcessLookupError:
+            return False
+        end = time.monotonic() + 5
+        while _proc_start_time(pid) == start and time.monotonic() < end:
+            time.sleep(0.01)
+        return True
 
     def _remove_files(self, cid: str) -> None:
         """Idempotent: unmount, drop the snapshot, the dirs and the row."""
