@@ -55,7 +55,7 @@ class Engine:
     def containers(self) -> Any:
         from minke.containers.service import ContainerService
 
-        return ContainerService(self.config, self.db, self.images, self.snapshots)
+        return ContainerService(self.config, self.db, lambda: self.images, self.snapshots)
 
     # --- maintenance -------------------------------------------------------------------
     def gc(self) -> dict[str, int]:

@@ -148,10 +148,18 @@ def _proc_start_time(pid: int) -> int:
 
 class ContainerService:
     def __init__(self, config: Any, db: Any, images: Any, snapshots: Any) -> None:
+        """``images`` is the ImageService, or a function returning it: only create
+        needs it, and importing it would slow every ps / stop / rm."""
         self.config = config
         self.db = db
-        self.images = images
+        self._images = images
         self.snapshots = snapshots
+
+    @property
+    def images(self) -> Any:
+        if callable(self._images) and not hasattr(self._images, "get"):
+            self._images = self._images()
+        return self._images
 
     # --- paths ---------------------------------------------------------------------------------
     def container_dir(self, cid: str) -> str:
