@@ -45,7 +45,7 @@ RUNTIMES = [
 def _busybox_tar(path: str) -> None:
     """A busybox rootfs as a tar: /bin/busybox, applet links, passwd/group, a non-exec file."""
     applets = ["sh", "true", "false", "echo", "sleep", "cat", "id", "hostname", "ls", "env",
-               "touch", "grep", "head", "pwd", "seq", "yes", "wc", "printf", "kill", "ps", "trap"]
+               "touch", "grep", "head", "pwd", "seq", "yes", "wc", "printf", "kill", "ps", "trap", "tr"]
     with tarfile.open(path, "w") as tar:
         for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root", "home", "data"):
             ti = tarfile.TarInfo(d)
@@ -498,3 +498,11 @@ def test_cli_killed_mid_run_is_reconciled(minke, delay):
             minke.ok("stop", "-t", "0", "victim")
             assert minke.inspect("victim")["State"]["Status"] == "exited"
     # The teardown removes everything and checks nothing is left behind.
+
+
+def test_oom_killed_recorded(minke):
+    r = minke("run", "--name", "oom", "--memory", "8m", "--memory-swap", "8m", "busybox", "sh", "-c",
+              'x=$(head -c 50000000 /dev/zero | tr "\\0" a); echo survived')
+    assert r.returncode == 137 and "survived" not in r.stdout
+    state = minke.inspect("oom")["State"]
+    assert state["OOMKilled"] is True and state["ExitCode"] == 137
