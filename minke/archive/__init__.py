@@ -1,0 +1,1 @@
+"""Layer tars: compression, safe apply with whiteouts, deterministic create and diffs."""
