@@ -55,9 +55,25 @@ class _Guarded(io.RawIOBase):
             super().close()
 
 
+class _AnyReader(io.RawIOBase):
+    """Adapts any object with ``read(n)`` to a raw stream BufferedReader can wrap."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self._inner.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        return n
+
+
 def decompressed(stream: BinaryIO) -> BinaryIO:
     """Sniff ``stream`` and return a stream of its decompressed bytes (plain passes through)."""
-    buffered: Any = stream if hasattr(stream, "peek") else io.BufferedReader(stream, 1 << 16)  # type: ignore[arg-type]
+    buffered: Any = stream if hasattr(stream, "peek") else io.BufferedReader(_AnyReader(stream), 1 << 16)
     head = buffered.peek(8)[:8]
     kind = detect(head)
     if kind is None:
