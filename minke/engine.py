@@ -52,6 +52,12 @@ class Engine:
         return ImageService(self.config, self.db, self.blobs, self.snapshots)
 
     @cached_property
+    def registry(self) -> Any:
+        from minke.registry.service import RegistryService
+
+        return RegistryService(self.config, self.images, self.blobs, self.db)
+
+    @cached_property
     def containers(self) -> Any:
         from minke.containers.service import ContainerService
 

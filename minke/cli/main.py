@@ -51,6 +51,10 @@ COMMANDS: dict[str, Entry] = {
     "rename": ("minke.cli.containers", "setup_rename", "Rename a container"),
     "ps": ("minke.cli.containers", "setup_ps", "List containers"),
     "logs": ("minke.cli.containers", "setup_logs", "Fetch the logs of a container"),
+    "pull": ("minke.cli.registry", "setup_pull", "Download an image from a registry"),
+    "push": ("minke.cli.registry", "setup_push", "Upload an image to a registry"),
+    "login": ("minke.cli.registry", "setup_login", "Log in to a registry"),
+    "logout": ("minke.cli.registry", "setup_logout", "Log out from a registry"),
 }
 
 GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
@@ -58,6 +62,8 @@ GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
         "Manage images",
         {
             "ls": COMMANDS["images"],
+            "pull": ("minke.cli.registry", "setup_pull", "Download an image from a registry"),
+            "push": ("minke.cli.registry", "setup_push", "Upload an image to a registry"),
             "list": COMMANDS["images"],
             "rm": COMMANDS["rmi"],
             "remove": COMMANDS["rmi"],

@@ -75,7 +75,7 @@ def _graph_driver(service: Any, image: Image, diff_ids: list[str]) -> dict[str, 
             if row is None:
                 dirs = []
                 break
-            dirs.append(os.path.join(root, "overlay" if name == "overlay2" else "native", str(row["id"])))
+            dirs.append(snaps.dir(row["id"]))
         if dirs:
             data = {}
             if len(dirs) > 1:

@@ -6,8 +6,9 @@ memory and a corrupt one is refused with its digest.  A dropped connection is re
 with back-off and resumed with a Range request from the bytes already written.  Every
 blob goes through a temp file and is published only once verified, and the image rows
 are written in one transaction at the end, so an interrupted pull (network error,
-Ctrl-C, SIGKILL) leaves nothing half-made visible; the blobs it completed are reused by
-the next pull.
+Ctrl-C, SIGKILL) leaves nothing half-made visible.  The caller (``RegistryService``)
+leases every blob before it is written and, on an error, removes what the pull added;
+after a SIGKILL the temp files and unleased blobs go with the next garbage collection.
 """
 
 from __future__ import annotations
@@ -99,8 +100,14 @@ def resolve(ref: Reference, *, config: RegistryConfig, credentials: Any, platfor
 
 
 def fetch_blob(client: RegistryClient, repo: str, desc: Descriptor, blobs: Any, *,
-               progress: Progress | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-    """Download one blob into the store, verified; resume with Range after a drop."""
+               progress: Progress | None = None, sleep: Callable[[float], None] = time.sleep,
+               before_write: Callable[[str], None] | None = None) -> None:
+    """Download one blob into the store, verified; resume with Range after a drop.
+
+    ``before_write(digest)`` runs before the store is looked at: the caller leases the
+    blob there so GC cannot take it between this check and the image rows."""
+    if before_write is not None:
+        before_write(desc.digest)
     if blobs.exists(desc.digest):
         if progress:
             progress.layer(desc.digest, "Already exists")
@@ -145,7 +152,7 @@ def fetch_blob(client: RegistryClient, repo: str, desc: Descriptor, blobs: Any, 
 
 def pull(ref: Reference, *, blobs: Any, register: Callable[[PulledImage], str], config: RegistryConfig,
          credentials: Any, progress: Progress, platform: Platform | None = None,
-         tls_verify: bool = True) -> tuple[PulledImage, str]:
+         tls_verify: bool = True, before_write: Callable[[str], None] | None = None) -> tuple[PulledImage, str]:
     """Pull ``ref`` into the blob store and hand it to ``register`` (the image service),
     which writes the image rows and unpacks; return the pulled image and its ID."""
     resolved, client = resolve(ref, config=config, credentials=credentials, platform=platform,
@@ -158,7 +165,7 @@ def pull(ref: Reference, *, blobs: Any, register: Callable[[PulledImage], str], 
         for layer in m.layers:
             if not mt.is_layer(layer.media_type):
                 raise CorruptData(f"unsupported layer media type {layer.media_type!r} in {resolved.manifest_digest}")
-        fetch_blob(client, resolved.repo, m.config, blobs)
+        fetch_blob(client, resolved.repo, m.config, blobs, before_write=before_write)
         config_obj = ImageConfig.from_json(blobs.read(m.config.digest))
         if len(config_obj.diff_ids) != len(m.layers):
             raise CorruptData(f"manifest {resolved.manifest_digest} has {len(m.layers)} layers "
@@ -168,14 +175,18 @@ def pull(ref: Reference, *, blobs: Any, register: Callable[[PulledImage], str], 
                 progress.layer(layer.digest, "Pulling fs layer")
         workers = max(1, config.max_concurrent_downloads)
         with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(fetch_blob, client, resolved.repo, layer, blobs, progress=progress)
+            futures = [pool.submit(fetch_blob, client, resolved.repo, layer, blobs, progress=progress,
+                                   before_write=before_write)
                        for layer in m.layers]
             for f in futures:
                 f.result()
-        blobs.put(resolved.manifest_bytes, resolved.manifest_digest)
-        if resolved.index_bytes is not None:
-            assert resolved.index_digest is not None
-            blobs.put(resolved.index_bytes, resolved.index_digest)
+        for data, digest in ((resolved.manifest_bytes, resolved.manifest_digest),
+                             (resolved.index_bytes, resolved.index_digest)):
+            if data is not None and digest is not None:
+                if before_write is not None:
+                    before_write(digest)
+                if not blobs.exists(digest):
+                    blobs.put(data, digest)
         pulled = PulledImage(ref, m, resolved.manifest_digest, resolved.index_digest or resolved.manifest_digest,
                              config_obj, m.config.digest)
         image_id = register(pulled)

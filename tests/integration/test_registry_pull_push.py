@@ -1,0 +1,162 @@
+"""pull, push, login, logout end to end against a real registry on loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from tests.fixtures.faulty_proxy import FaultyProxy
+from tests.fixtures.registry import start_registry
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def registry(tmp_path):
+    reg = start_registry(str(tmp_path / "reg"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(autouse=True)
+def private_docker_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("MINKE_CONFIG_DIR", str(tmp_path / "etc-minke"))
+    (tmp_path / "etc-minke").mkdir()
+
+
+def image_id(minke, ref: str) -> str:
+    r = minke("image", "inspect", "-f", "{{.Id}}", ref)
+    assert r.code == 0, r
+    return r.out.strip()
+
+
+def test_push_rmi_pull_gives_the_same_image(minke, busybox_image, registry, store_hash, minke_env):
+    name = f"{registry.host}/test/busybox:1"
+    assert minke("tag", "busybox", name).code == 0
+    r = minke("push", name)
+    assert r.code == 0, r
+    assert "The push refers to repository" in r.out
+    digest = r.out.strip().splitlines()[-1].split("digest: ")[1].split()[0]
+    assert digest.startswith("sha256:")
+    # A second push finds every layer there.
+    r = minke("push", name)
+    assert r.code == 0 and "Layer already exists" in r.out, r
+    assert minke("rmi", "busybox", name).code == 0
+    r = minke("pull", name)
+    assert r.code == 0, r
+    lines = r.out.strip().splitlines()
+    assert lines[0] == "1: Pulling from test/busybox"
+    assert f"Digest: {digest}" in lines
+    assert f"Status: Downloaded newer image for {name}" in lines
+    assert lines[-1] == name
+    assert image_id(minke, name) == busybox_image
+    r = minke("image", "inspect", "-f", "{{json .RepoDigests}}", name)
+    assert json.loads(r.out) == [f"{registry.host}/test/busybox@{digest}"]
+    r = minke("pull", "-q", name)
+    assert r.code == 0 and r.out == f"{name}\n", r
+    # By digest.
+    r = minke("pull", f"{registry.host}/test/busybox@{digest}")
+    assert r.code == 0, r
+
+
+def test_pull_missing_image_is_a_clear_error(minke, registry, store_hash, minke_env):
+    before = store_hash(minke_env.root)
+    r = minke("pull", f"{registry.host}/no/such:thing")
+    assert r.code == 1
+    assert r.err.startswith("Error: ") and "manifest unknown" in r.err and r.err.count("\n") == 1, r
+    assert store_hash(minke_env.root) == before
+
+
+def test_corrupt_and_truncated_blobs_are_rejected_and_the_store_stays_clean(minke, busybox_image, registry,
+                                                                           store_hash, minke_env):
+    name = f"{registry.host}/test/bb:1"
+    minke("tag", "busybox", name)
+    assert minke("push", name).code == 0
+    proxy = FaultyProxy(registry.host)
+    try:
+        assert minke("rmi", "busybox", name).code == 0
+        assert minke("image", "prune", "-a", "-f").code == 0
+        before = store_hash(minke_env.root)
+        via = f"{proxy.host}/test/bb:1"
+        proxy.mode = "corrupt"
+        r = minke("pull", via)
+        assert r.code == 1 and "digest mismatch" in r.err and "sha256:" in r.err, r
+        assert store_hash(minke_env.root) == before
+        proxy.mode = "truncate"
+        r = minke("pull", via)
+        assert r.code == 1, r
+        assert store_hash(minke_env.root) == before
+        # A dropped connection is retried and resumed with a Range request.
+        proxy.mode = "drop-once"
+        proxy.blob_gets.clear()
+        r = minke("pull", via)
+        assert r.code == 0, r
+        assert any(rng for _, rng in proxy.blob_gets), proxy.blob_gets
+        assert image_id(minke, via) == busybox_image
+    finally:
+        proxy.stop()
+
+
+def test_mirror_serves_docker_hub_names(minke, busybox_image, registry, tmp_path):
+    # The mirror holds library/busybox; docker.io itself is never contacted.
+    mirror_name = f"{registry.host}/library/busybox:latest"
+    minke("tag", "busybox", mirror_name)
+    assert minke("push", mirror_name).code == 0
+    assert minke("rmi", "busybox", mirror_name).code == 0
+    (tmp_path / "etc-minke" / "registries.json").write_text(
+        json.dumps({"registry-mirrors": [f"http://{registry.host}"]}))
+    r = minke("pull", "busybox")
+    assert r.code == 0, r
+    assert r.out.strip().splitlines()[-1] == "docker.io/library/busybox:latest"
+    assert image_id(minke, "busybox") == busybox_image
+
+
+def test_login_logout_with_htpasswd(minke, busybox_image, tmp_path):
+    bcrypt = pytest.importorskip("bcrypt")
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("alice:" + bcrypt.hashpw(b"pw", bcrypt.gensalt(5, prefix=b"2a")).decode() + "\n")
+    reg = start_registry(str(tmp_path / "reg"), auth="htpasswd", htpasswd_file=str(htpasswd))
+    try:
+        name = f"{reg.host}/private/bb:1"
+        minke("tag", "busybox", name)
+        r = minke("push", name)
+        assert r.code == 1 and "unauthorized" in r.err, r
+        r = minke("login", "-u", "alice", "--password-stdin", reg.host, input=b"wrong\n")
+        assert r.code == 1, r
+        r = minke("login", "-u", "alice", "--password-stdin", reg.host, input=b"pw\n")
+        assert r.code == 0 and r.out == "Login Succeeded\n", r
+        cfg = json.loads((tmp_path / "docker-config" / "config.json").read_text())
+        assert reg.host in cfg["auths"]
+        assert minke("push", name).code == 0
+        r = minke("logout", reg.host)
+        assert r.out == f"Removing login credentials for {reg.host}\n"
+        assert minke("pull", name).code == 1
+    finally:
+        reg.stop()
+
+
+@pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo not installed")
+def test_interop_with_skopeo_both_ways(minke, busybox_image, registry, tmp_path):
+    name = f"{registry.host}/interop/bb:minke"
+    minke("tag", "busybox", name)
+    r = minke("push", name)
+    assert r.code == 0, r
+    digest = r.out.strip().splitlines()[-1].split("digest: ")[1].split()[0]
+    out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{name}"],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["Digest"] == digest
+    # skopeo pushes, minke pulls; the digests match.
+    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--src-tls-verify=false",
+                    f"docker://{name}", f"docker://{registry.host}/interop/bb:skopeo"],
+                   capture_output=True, check=True)
+    out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{registry.host}/interop/bb:skopeo"],
+                         capture_output=True, text=True, check=True).stdout
+    skopeo_digest = json.loads(out)["Digest"]
+    r = minke("pull", f"{registry.host}/interop/bb:skopeo")
+    assert r.code == 0, r
+    assert f"Digest: {skopeo_digest}" in r.out
+    assert image_id(minke, f"{registry.host}/interop/bb:skopeo") == busybox_image
