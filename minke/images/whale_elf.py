@@ -66,11 +66,13 @@ def expected_output(hostname: str) -> str:
     return HELLO_TEXT.replace(HOSTNAME, hostname)
 
 
-def host_arch() -> str:
-    """The OCI architecture of this machine ("amd64" or "arm64"), if hello-whale has one."""
-    import os
+def host_arch(machine: str | None = None) -> str:
+    """The OCI architecture ("amd64" or "arm64") of ``machine`` (default: this host's
+    ``uname -m``), if hello-whale has an executable for it."""
+    if machine is None:
+        import os
 
-    machine = os.uname().machine
+        machine = os.uname().machine
     arch = _ARCH_ALIASES.get(machine)
     if arch is None:
         raise Unsupported(f"hello-whale has no executable for architecture {machine}")
