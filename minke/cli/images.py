@@ -407,5 +407,6 @@ def run_prune(ctx: Any, args: argparse.Namespace) -> int:
             for k, v in rec.items():
                 ctx.out.write(f"{k.lower()}: {v}\n")
         ctx.out.write("\n")
-    ctx.out.write(f"Total reclaimed space: {human_size(report['SpaceReclaimed'])}\n")
+    # Docker prints this one with go-units' HumanSize (4 significant digits).
+    ctx.out.write(f"Total reclaimed space: {human_size(report['SpaceReclaimed'], 4)}\n")
     return 0

@@ -60,29 +60,28 @@ def docker_config(cfg: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _graph_driver(service: Any, image: Image, diff_ids: list[str]) -> dict[str, Any]:
-    """Where the image's layers live, as Docker's overlay2 GraphDriver shows it."""
+def _graph_driver(service: Any, image: Image) -> dict[str, Any]:
+    """Where the image's layers live, named like Docker's drivers: overlay layers as
+    overlay2's LowerDir/UpperDir (top layer upper, the rest lower, nearest first); a
+    native (copy) snapshot as vfs's one full directory."""
     snaps = service.snapshots
-    kind = type(snaps).__name__.lower()
-    name = "overlay2" if "overlay" in kind else "vfs" if "native" in kind else kind
+    kind = getattr(snaps, "name", "") or type(snaps).__name__.lower()
+    name = {"overlay": "overlay2", "native": "vfs"}.get(kind, kind)
     data: dict[str, str] | None = None
-    chains = chain_ids(diff_ids)
-    root = getattr(snaps, "root", None)
-    if chains and root:
-        dirs = []
-        for c in reversed(chains):
-            row = service.db.query_one("SELECT id FROM snapshots WHERE key = ?", (c,))
-            if row is None:
-                dirs = []
-                break
-            dirs.append(snaps.dir(row["id"]))
-        if dirs:
+    chain = getattr(snaps, "chain", None)
+    if image.chain_id and chain is not None and hasattr(snaps, "dir"):
+        try:
+            infos = chain(image.chain_id)
+        except MinkeError:
+            infos = []
+        if infos:
+            top = snaps.dir(infos[0].id)
             data = {}
-            if len(dirs) > 1:
-                data["LowerDir"] = ":".join(os.path.join(d, "fs") for d in dirs[1:])
-            data["UpperDir"] = os.path.join(dirs[0], "fs")
-            if name == "overlay2":
-                data["WorkDir"] = os.path.join(dirs[0], "work")
+            if kind == "overlay" and len(infos) > 1:
+                data["LowerDir"] = ":".join(os.path.join(snaps.dir(i.id), "fs") for i in infos[1:])
+            data["UpperDir"] = os.path.join(top, "fs")
+            if kind == "overlay":
+                data["WorkDir"] = os.path.join(top, "work")
     return {"Data": data, "Name": name}
 
 
@@ -110,7 +109,7 @@ def inspect_image(service: Any, image: Image) -> dict[str, Any]:
     if cfg.get("os.version"):
         doc["OsVersion"] = cfg["os.version"]
     doc["Size"] = image.size
-    doc["GraphDriver"] = _graph_driver(service, image, diff_ids)
+    doc["GraphDriver"] = _graph_driver(service, image)
     doc["RootFS"] = {"Type": rootfs.get("type") or "layers", "Layers": diff_ids}
     doc["Metadata"] = {"LastTagTime": format_time(last_tag) if last_tag else ZERO_TIME}
     return doc
