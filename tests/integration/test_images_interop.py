@@ -172,3 +172,99 @@ def test_save_hello_whale_accepted_by_skopeo(minke, tmp_path):
     hw = json.loads(minke("image", "inspect", "hello-whale").out)[0]["Id"]
     assert minke("rmi", "hello-whale").code == 0
     assert minke("load", "-i", oci_dir).out == f"Loaded image ID: {hw}\n"
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_two_gzip_layers_with_a_whiteout(minke, tmp_path):
+    """An OCI layout with two gzip layers (the second deletes a file of the first) loads
+    into two chained snapshots; saved as docker-archive the layers become plain tars
+    whose digests are the diff_ids, and that archive loads back as the same image."""
+    import gzip
+    import hashlib
+
+    def sha(b: bytes) -> str:
+        return "sha256:" + hashlib.sha256(b).hexdigest()
+
+    l1 = _tar({"a/b.txt": b"b", "c.txt": b"c"})
+    l2 = _tar({".wh.c.txt": b"", "a/new.txt": b"new"})
+    z1, z2 = gzip.compress(l1, mtime=0), gzip.compress(l2, mtime=0)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [sha(l1), sha(l2)]},
+            "history": [{"created_by": "one"}, {"created_by": "two"}, {"created_by": "meta", "empty_layer": True}],
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(z), "size": len(z)}
+                for z in (z1, z2)
+            ],
+        }
+    ).encode()
+    layout = tmp_path / "layout"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    for blob in (config, manifest, z1, z2):
+        (layout / "blobs" / "sha256" / sha(blob)[7:]).write_bytes(blob)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": sha(manifest),
+                        "size": len(manifest),
+                        "annotations": {"io.containerd.image.name": "docker.io/example/two:layers", "org.opencontainers.image.ref.name": "layers"},
+                    }
+                ],
+            }
+        )
+    )
+    r = minke("load", "-i", str(layout))
+    assert r.out == "Loaded image: example/two:layers\n", r
+    doc = json.loads(minke("image", "inspect", "example/two:layers").out)[0]
+    assert doc["Id"] == sha(config)
+    assert doc["RootFS"]["Layers"] == [sha(l1), sha(l2)]
+    assert doc["Size"] == len(b"b" + b"c" + b"new")
+    gd = doc["GraphDriver"]["Data"]
+    if doc["GraphDriver"]["Name"] == "overlay2":
+        lower, upper = gd["LowerDir"], gd["UpperDir"]
+        assert os.path.isfile(os.path.join(lower, "c.txt"))
+        assert os.stat(os.path.join(upper, "c.txt")).st_rdev == 0  # overlay whiteout
+        assert open(os.path.join(upper, "a", "new.txt")).read() == "new"
+    else:
+        assert not os.path.exists(os.path.join(gd["UpperDir"], "c.txt"))
+    hist = minke("history", "--format", "{{.ID}} {{.CreatedBy}} {{.Size}}", "example/two:layers").out.splitlines()
+    assert hist == [f"{sha(config)[7:19]} meta 0B", "<missing> two 3B", "<missing> one 2B"]
+
+    archive = str(tmp_path / "two.tar")
+    assert minke("save", "-o", archive, "example/two:layers").code == 0
+    with tarfile.open(archive) as tar:
+        m = json.load(tar.extractfile("manifest.json"))
+    assert m[0]["Layers"] == ["blobs/sha256/" + sha(l1)[7:], "blobs/sha256/" + sha(l2)[7:]]
+    skopeo = shutil.which("skopeo")
+    if skopeo:
+        info = json.loads(run(skopeo, "inspect", f"docker-archive:{archive}"))
+        assert info["Layers"] == [sha(l1), sha(l2)]
+    assert minke("rmi", "example/two:layers").code == 0
+    assert minke("load", "-i", archive).out == "Loaded image: example/two:layers\n"
+    assert image_ids(minke) == [sha(config)]
