@@ -91,4 +91,47 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tags ADD COLUMN tagged_at REAL;
     """,
+    # 4: networks, endpoints (network/: one row per container per network, holding its
+    #    IPAM allocation, names for the resolver and published ports), volumes (volumes/).
+    """
+    CREATE TABLE networks (
+        id         TEXT PRIMARY KEY,               -- 64 hex
+        name       TEXT NOT NULL UNIQUE,
+        driver     TEXT NOT NULL,                  -- bridge, host, null
+        bridge     TEXT UNIQUE,                    -- link name; NULL for host/null
+        subnet     TEXT NOT NULL DEFAULT '',
+        gateway    TEXT NOT NULL DEFAULT '',
+        ip_range   TEXT NOT NULL DEFAULT '',
+        internal   INTEGER NOT NULL DEFAULT 0,
+        dns        INTEGER NOT NULL DEFAULT 0,     -- names resolve (user networks)
+        labels     TEXT NOT NULL DEFAULT '{}',
+        options    TEXT NOT NULL DEFAULT '{}',
+        created    REAL NOT NULL,
+        dns_pid    INTEGER NOT NULL DEFAULT 0,     -- the network's resolver process
+        dns_start  INTEGER NOT NULL DEFAULT 0      -- its /proc start time
+    );
+    CREATE TABLE endpoints (
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        id           TEXT NOT NULL UNIQUE,         -- Docker's EndpointID
+        name         TEXT NOT NULL DEFAULT '',     -- container name, resolvable on user networks
+        aliases      TEXT NOT NULL DEFAULT '[]',   -- JSON list
+        ip           TEXT NOT NULL,
+        mac          TEXT NOT NULL DEFAULT '',
+        host_veth    TEXT NOT NULL DEFAULT '',
+        ports        TEXT NOT NULL DEFAULT '[]',   -- JSON: published ports with the host port chosen
+        created      REAL NOT NULL,
+        PRIMARY KEY (network_id, container_id),
+        UNIQUE (network_id, ip)
+    );
+    CREATE INDEX endpoints_container ON endpoints(container_id);
+    CREATE TABLE volumes (
+        name       TEXT PRIMARY KEY,
+        driver     TEXT NOT NULL DEFAULT 'local',
+        labels     TEXT NOT NULL DEFAULT '{}',
+        options    TEXT NOT NULL DEFAULT '{}',
+        anonymous  INTEGER NOT NULL DEFAULT 0,
+        created    REAL NOT NULL
+    );
+    """,
 ]
