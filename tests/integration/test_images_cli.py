@@ -242,3 +242,27 @@ def test_save_errors(minke, busybox_image, tmp_path):
     assert not list(tmp_path.glob("x.tar*"))  # neither the file nor its temp is left
     r = minke("load", "-i", str(tmp_path / "missing.tar"))
     assert r.code == 1 and "no such file" in r.err
+
+
+def test_rmi_and_prune_respect_containers(minke, busybox_image):
+    r = minke("create", "--name", "user-of-busybox", "busybox", "true")
+    if r.code != 0:
+        pytest.skip(f"containers cannot be created here: {r.err.strip()[-200:]}")
+    cid = r.out.strip()
+    try:
+        short = busybox_image[7:19]
+        r = minke("rmi", "busybox")
+        assert r.code == 1
+        assert r.err == (
+            'Error: conflict: unable to remove repository reference "busybox" (must force) - '
+            f"container {cid[:12]} is using its referenced image {short}\n"
+        )
+        r = minke("rmi", busybox_image)
+        assert r.code == 1 and "(must be forced) - image is being used by stopped container" in r.err
+        assert "deleted" not in minke("image", "prune", "-a", "-f").out
+        # Forced: untagged, but kept for the container.
+        assert minke("rmi", "-f", "busybox").out == "Untagged: busybox:latest\n"
+        assert minke("images", "-q", "--no-trunc").out.split() == [busybox_image]
+    finally:
+        minke("rm", "-f", cid)
+    assert f"deleted: {busybox_image}" in minke("image", "prune", "-f").out
