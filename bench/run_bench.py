@@ -107,6 +107,7 @@ def main() -> int:
     ap.add_argument("--containers", type=int, default=50, help="detached sleep containers (default 50)")
     ap.add_argument("--runtime", default="runc", help="minke's --runtime (runc, minke, a path)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON too")
+    ap.add_argument("--no-import", action="store_true", help="use the busybox image the store already has")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
@@ -120,7 +121,8 @@ def main() -> int:
         tar = os.path.join(work, "busybox.tar")
         with tarfile.open(tar, "w") as t:
             t.add(rootfs, arcname=".")
-        subprocess.run([MINKE, "import", tar, "busybox:latest"], env=env, check=True, stdout=subprocess.DEVNULL)
+        if not args.no_import:
+            subprocess.run([MINKE, "import", tar, "busybox:latest"], env=env, check=True, stdout=subprocess.DEVNULL)
 
         # 1. run --rm true
         timed([MINKE, "run", "--rm", "busybox", "true"], env)  # warm the caches
@@ -138,6 +140,13 @@ def main() -> int:
             if shutil.which(tool) is None:
                 print(f"{tool}: not installed on this host; no comparison measured")
                 results[tool] = "not installed"
+                continue
+            if subprocess.run([tool, "info"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+                # Starting dockerd (or configuring podman for runc) is left to whoever has
+                # them installed; a CLI without its daemon measures nothing.
+                why = "its daemon is not running" + ("" if shutil.which("dockerd") else " and dockerd is not installed")
+                print(f"{tool}: the command is installed but {why}; no comparison measured")
+                results[tool] = f"not measured: {why}"
                 continue
             # Installed: import the same rootfs and time it in this run.
             ref = f"minke-bench-busybox:{os.getpid()}"

@@ -83,7 +83,36 @@ class Minke:
         return [PY, "-m", "minke", *args]
 
     def __call__(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args), env=self.env, input=input, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.Popen(self.argv(*args), env=self.env, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = p.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            diag = self.diagnose(p.pid)
+            p.kill()
+            p.communicate()
+            raise AssertionError(f"minke {' '.join(args)} timed out\n{diag}") from None
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+    def diagnose(self, cli_pid: int) -> str:
+        """What a hung command and the monitors are doing: their kernel wait channels,
+        Python stacks are not reachable from here, and the monitors' logs."""
+        lines = []
+        for pid in [cli_pid] + _processes_mentioning(self.run_root):
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ")[:160].decode()
+                wchan = open(f"/proc/{pid}/wchan").read()
+                stack = open(f"/proc/{pid}/stack").read().splitlines()[:4]
+            except OSError:
+                continue
+            lines.append(f"{pid} {wchan} {cmd} {stack}")
+        cdir = os.path.join(self.run_root, "containers")
+        for cid in os.listdir(cdir) if os.path.isdir(cdir) else []:
+            for name in ("monitor.log",):
+                path = os.path.join(cdir, cid, name)
+                if os.path.exists(path):
+                    lines.append(f"{cid[:12]} {name}: {open(path).read()[-2000:]}")
+        return "\n".join(lines)
 
     def ok(self, *args: str, **kw) -> str:
         r = self(*args, **kw)
