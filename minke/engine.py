@@ -63,6 +63,18 @@ class Engine:
 
         return ContainerService(self.config, self.db, lambda: self.images, self.snapshots)
 
+    @cached_property
+    def networks(self) -> Any:
+        from minke.network.service import NetworkService
+
+        return NetworkService(self.config, self.db)
+
+    @cached_property
+    def volumes(self) -> Any:
+        from minke.volumes.service import VolumeService
+
+        return VolumeService(self.config, self.db)
+
     # --- maintenance -------------------------------------------------------------------
     def gc(self) -> dict[str, int]:
         """Remove blobs and snapshots nothing references; return what was reclaimed."""

@@ -97,6 +97,32 @@ GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
             "inspect": ("minke.cli.containers", "setup_inspect", "Display detailed information on one or more containers"),
         },
     ),
+    "network": (
+        "Manage networks",
+        {
+            "create": ("minke.cli.network", "setup_create", "Create a network"),
+            "ls": ("minke.cli.network", "setup_ls", "List networks"),
+            "list": ("minke.cli.network", "setup_ls", "List networks"),
+            "inspect": ("minke.cli.network", "setup_inspect", "Display detailed information on one or more networks"),
+            "rm": ("minke.cli.network", "setup_rm", "Remove one or more networks"),
+            "remove": ("minke.cli.network", "setup_rm", "Remove one or more networks"),
+            "prune": ("minke.cli.network", "setup_prune", "Remove all unused networks"),
+            "connect": ("minke.cli.network", "setup_connect", "Connect a container to a network"),
+            "disconnect": ("minke.cli.network", "setup_disconnect", "Disconnect a container from a network"),
+        },
+    ),
+    "volume": (
+        "Manage volumes",
+        {
+            "create": ("minke.cli.volume", "setup_create", "Create a volume"),
+            "ls": ("minke.cli.volume", "setup_ls", "List volumes"),
+            "list": ("minke.cli.volume", "setup_ls", "List volumes"),
+            "inspect": ("minke.cli.volume", "setup_inspect", "Display detailed information on one or more volumes"),
+            "rm": ("minke.cli.volume", "setup_rm", "Remove one or more volumes"),
+            "remove": ("minke.cli.volume", "setup_rm", "Remove one or more volumes"),
+            "prune": ("minke.cli.volume", "setup_prune", "Remove unused local volumes"),
+        },
+    ),
     "system": (
         "Manage minke",
         {
