@@ -250,7 +250,8 @@ class Server:
                 s.setsockopt(socket.SOL_IP, 15, 1)
             self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.udp.bind((address, port))
-            self.tcp.bind((address, port))
+            # Port 0 (tests): TCP takes the port UDP was given.
+            self.tcp.bind((address, self.udp.getsockname()[1]))
             self.tcp.listen(64)
         except BaseException:
             self.close()
