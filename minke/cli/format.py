@@ -359,6 +359,7 @@ class _Parser:
         self.items = self._split(text)
         self.i = 0
         self.range_depth = 0
+        self.declared = ["$"]  # variables in scope while parsing, as Go checks them
 
     def error(self, pos: int, msg: str) -> TemplateError:
         line = self.text.count("\n", 0, pos) + 1
@@ -473,6 +474,14 @@ class _Parser:
         return nodes, None
 
     def _branch(self, kind: str, toks: list[_Tok], pos: int) -> _Branch:
+        # Variables declared in a control structure live until its {{end}}.
+        mark = len(self.declared)
+        try:
+            return self._branch_in_scope(kind, toks, pos)
+        finally:
+            del self.declared[mark:]
+
+    def _branch_in_scope(self, kind: str, toks: list[_Tok], pos: int) -> _Branch:
         pipe = self._pipeline(toks, pos, kind, allow_two=(kind == "range"))
         if kind == "range":
             self.range_depth += 1
@@ -513,6 +522,11 @@ class _Parser:
             and (toks[3].kind == "declare" or toks[3].text == "=")
         ):
             decl, assign, k = [toks[0].text, toks[2].text], toks[3].text == "=", 4
+        for name in decl:
+            if assign and name not in self.declared:
+                raise self.error(pos, f'undefined variable "{name}"')
+            if not assign:
+                self.declared.append(name)
         cmds: list[_Command] = []
         rest = toks[k:]
         if not rest:
@@ -550,18 +564,25 @@ class _Parser:
         t = toks[j]
         j += 1
         node: _Node
+        # Go positions a chained field (.A.B, $x.A) at its second part; errors say so.
         if t.kind == "field":
             names = [t.text[1:]]
+            pos = t.pos
             while j < len(toks) and toks[j].kind == "field" and not toks[j].spaced:
+                pos = toks[j].pos if len(names) == 1 else pos
                 names.append(toks[j].text[1:])
                 j += 1
-            return _Field(names, t.pos), j
+            return _Field(names, pos), j
         if t.kind == "var":
+            if t.text not in self.declared:
+                raise self.error(t.pos, f'undefined variable "{t.text}"')
             fields = []
+            pos = t.pos
             while j < len(toks) and toks[j].kind == "field" and not toks[j].spaced:
+                pos = toks[j].pos if not fields else pos
                 fields.append(toks[j].text[1:])
                 j += 1
-            return _Variable(t.text, fields, t.pos), j
+            return _Variable(t.text, fields, pos), j
         if t.text == "(":
             depth, k = 1, j
             while k < len(toks):
@@ -1050,6 +1071,8 @@ class _Exec:
             self._no_args(first, args, final)
             return dot
         assert isinstance(first, _Literal)
+        if first.source == "nil":
+            raise self.error(first, "nil is not a command")
         self._no_args(first, args, final)
         return first.value
 
@@ -1148,6 +1171,8 @@ class _Exec:
         values = [self.arg(a, dot) for a in args]
         if final is not _MISSING:
             values.append(final)
+        # A missing key goes into a function as Go's zero value: nil.
+        values = [None if isinstance(v, _NoValue) else v for v in values]
         try:
             if fn is _to_json:
                 if len(values) != 1:
