@@ -569,8 +569,9 @@ class NetworkService:
             return
         d = os.path.join(self.config.run_root, "networks", net.id)
         os.makedirs(d, mode=0o700, exist_ok=True)
-        port = int((getattr(self.config, "extra", None) or {}).get("dns_port", 53))
-        pid = start_server(self.config.db_path, net.id, net.gateway, port, log=os.path.join(d, "dns.log"))
+        extra = getattr(self.config, "extra", None) or {}
+        pid = start_server(self.config.db_path, net.id, net.gateway, int(extra.get("dns_port", 53)),
+                           resolv_conf=extra.get("resolv_conf", "/etc/resolv.conf"), log=os.path.join(d, "dns.log"))
         self.db.execute("UPDATE networks SET dns_pid = ?, dns_start = ? WHERE id = ?", (pid, _proc_start(pid), net.id))
 
     def _stop_dns(self, net: Network) -> None:
