@@ -12,13 +12,14 @@ from minke.errors import InvalidArgument, MinkeError
 
 
 def table(out: Any, headers: list[str], rows: list[list[str]]) -> None:
-    """Docker's tabwriter layout: columns padded to the widest cell plus three spaces."""
+    """Docker's tabwriter layout (minwidth 10, padding 3): a column is as wide as its
+    widest cell plus three spaces, and at least ten."""
     widths = [len(h) for h in headers]
     for r in rows:
         for i, cell in enumerate(r):
             widths[i] = max(widths[i], len(cell))
     for r in [headers, *rows]:
-        line = "".join(cell.ljust(widths[i] + 3) if i < len(r) - 1 else cell for i, cell in enumerate(r))
+        line = "".join(cell.ljust(max(10, widths[i] + 3)) if i < len(r) - 1 else cell for i, cell in enumerate(r))
         out.write(line.rstrip() + "\n")
 
 
