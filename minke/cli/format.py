@@ -405,10 +405,10 @@ class _Parser:
         while True:
             if pos >= len(text):
                 raise self.error(pos, "unclosed action")
-            if text.startswith("}}", pos) and depth == 0:
-                return toks, pos + 2, False
-            if text.startswith(" -}}", pos) and depth == 0:
-                return toks, pos + 4, True
+            if text.startswith("}}", pos) or text.startswith(" -}}", pos):
+                if depth > 0:
+                    raise self.error(pos, "unclosed left paren")
+                return (toks, pos + 2, False) if text[pos] == "}" else (toks, pos + 4, True)
             m = _TOKEN.match(text, pos)
             if m is None or m.end() == pos:
                 c = text[pos]
@@ -420,7 +420,9 @@ class _Parser:
                 spaced = True
                 # "a -}}": the space before -}} belongs to the trim marker.
                 pos = m.end()
-                if text.startswith("-}}", pos) and depth == 0:
+                if text.startswith("-}}", pos):
+                    if depth > 0:
+                        raise self.error(pos, "unclosed left paren")
                     return toks, pos + 3, True
                 continue
             tok_text = m.group()
@@ -429,6 +431,8 @@ class _Parser:
             if kind == "punct" and tok_text == "(":
                 depth += 1
             elif kind == "punct" and tok_text == ")":
+                if depth == 0:
+                    raise self.error(pos, 'unexpected ")" in command')
                 depth -= 1
             toks.append(_Tok(kind, tok_text, pos, spaced))
             spaced = False

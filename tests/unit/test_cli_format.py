@@ -250,6 +250,9 @@ def test_object_missing_attribute():
         ('{{define "x"}}{{end}}', "template: :1: {{define}} is not supported"),
         ("a\nb\n{{.X", "template: :3: unclosed action"),
         ("{{/* open", "template: :1: unclosed comment"),
+        ("{{(.X}}", "template: :1: unclosed left paren"),
+        ("{{(.X -}}", "template: :1: unclosed left paren"),
+        ("{{.X)}}", 'template: :1: unexpected ")" in command'),
     ],
 )
 def test_parse_errors(template, message):
