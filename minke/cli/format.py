@@ -191,7 +191,7 @@ _TOKEN = re.compile(
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<raw>`[^`]*`)
   | (?P<char>'(?:[^'\\]|\\.)+')
-  | (?P<number>[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:[0-9][0-9_]*)?\.?[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?))
+  | (?P<number>[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?))
   | (?P<declare>:=)
   | (?P<punct>[()|,=])
   | (?P<dot>\.)
@@ -387,7 +387,9 @@ class _Parser:
             items.append(("action", toks, start))
             pos = end
 
-    def _lex_action(self, pos: int) -> tuple[list[_Tok], int, bool]:
+    def _lex_action(self, pos: int) -> tuple[list[_Tok] | None, int, bool]:
+        """The tokens of one action (None for a comment), where it ends, and whether it
+        trims the text after it."""
         text = self.text
         if text.startswith("/*", pos):
             close = text.find("*/", pos + 2)
@@ -395,9 +397,9 @@ class _Parser:
                 raise self.error(pos, "unclosed comment")
             after = close + 2
             if text.startswith("}}", after):
-                return [], after + 2, False
+                return None, after + 2, False
             if text.startswith(" -}}", after):
-                return [], after + 4, True
+                return None, after + 4, True
             raise self.error(pos, "comment ends before closing delimiter")
         toks: list[_Tok] = []
         spaced = True
@@ -453,9 +455,11 @@ class _Parser:
             if kind == "text":
                 nodes.append(_Text(value))
                 continue
-            toks: list[_Tok] = value
-            if not toks:
+            toks: list[_Tok] | None = value
+            if toks is None:
                 continue  # a comment
+            if not toks:
+                raise self.error(self.items[self.i][2] if self.i < len(self.items) else len(self.text), "missing value for command")
             head = toks[0]
             if head.kind == "ident" and head.text in ("end", "else"):
                 if top:
@@ -629,7 +633,14 @@ class _Parser:
             elif t.text not in self.funcs:
                 raise self.error(t.pos, f'function "{t.text}" not defined')
             else:
-                return _Ident(t.text, t.pos), j
+                node = _Ident(t.text, t.pos)
+                if j < len(toks) and toks[j].kind == "field" and not toks[j].spaced:
+                    fields = []  # upper.B is (upper).B, as Go reads it
+                    while j < len(toks) and toks[j].kind == "field" and not toks[j].spaced:
+                        fields.append(toks[j].text[1:])
+                        j += 1
+                    return _Chain(node, fields, toks[j - len(fields)].pos), j
+                return node, j
         else:
             raise self.error(t.pos, f"unexpected {t.text!r} in operand".replace("'", '"'))
         # (pipeline).Field, "x".Field: a chain of fields on the value.
@@ -677,6 +688,8 @@ def _fn_len(v: Any) -> int:
 
 
 def _fn_index(item: Any, *indexes: Any) -> Any:
+    if item is None or isinstance(item, _NoValue):
+        raise _FuncError("index of untyped nil")
     v = item
     for idx in indexes:
         if v is None or isinstance(v, _NoValue):

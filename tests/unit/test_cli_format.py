@@ -253,6 +253,8 @@ def test_object_missing_attribute():
         ("{{(.X}}", "template: :1: unclosed left paren"),
         ("{{(.X -}}", "template: :1: unclosed left paren"),
         ("{{.X)}}", 'template: :1: unexpected ")" in command'),
+        ("{{}}", "template: :1: missing value for command"),
+        ("{{\n}}", "template: :2: missing value for command"),
     ],
 )
 def test_parse_errors(template, message):
@@ -412,3 +414,29 @@ def test_tabs_inside_values_do_not_break_the_default_table():
 )
 def test_more_constructs(template, expected):
     assert render_template(template, D) == expected
+
+
+# Found by comparing random templates with Go's output.
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{1.}} {{-2.}}", "1 -2"),
+        ("{{.B -}} x", "strx"),
+        ("{{/* c */}}", ""),
+    ],
+)
+def test_go_lexing_corners(template, expected):
+    assert render_template(template, {"B": "str"}) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{upper.B}}", 'template: :1:2: executing "" at <upper>: wrong number of args for upper: want 1 got 0'),
+        ("{{index .A.B | json}}", 'template: :1:2: executing "" at <index .A.B>: error calling index: index of untyped nil'),
+    ],
+)
+def test_go_evaluation_corners(template, message):
+    with pytest.raises(InvalidArgument) as e:
+        render_template(template, {"A": {}, "B": "str"}, missing="default")
+    assert str(e.value) == message
