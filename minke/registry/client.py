@@ -175,10 +175,12 @@ class RegistryClient:
                 req = self._http.build_request(method, url, headers=h, **kw)
                 resp = self._http.send(req, stream=stream)
             except httpx.ConnectError as e:
-                if self.endpoint.fallback_http and not self._fell_back and url.startswith("https://"):
+                if self.endpoint.fallback_http and url.startswith("https://"):
                     # Insecure registry without TLS: retry over plain HTTP, as Docker does.
+                    # Threads share the client: whichever fails first switches the base.
                     self._fell_back = True
-                    self.base = "http://" + self.base[len("https://"):]
+                    if self.base.startswith("https://"):
+                        self.base = "http://" + self.base[len("https://"):]
                     url = "http://" + url[len("https://"):]
                     continue
                 raise Unavailable(f"cannot reach registry {self.endpoint.host}: {e}") from None
@@ -192,8 +194,8 @@ class RegistryClient:
             scheme, params = parse_challenge(challenge)
             if scheme == "bearer":
                 self._fetch_token(params, scope)
-            elif scheme == "basic" and self.credential and not self._basic:
-                self._basic = True
+            elif scheme == "basic" and self.credential:
+                self._basic = True  # idempotent: parallel requests may all get the challenge
             else:
                 raise PermissionDenied(f"unauthorized: authentication required for {self.endpoint.host}")
 
@@ -275,7 +277,8 @@ class RegistryClient:
                 raise _error_from(resp, f"blob {digest}")
             if offset and resp.status_code != 206:
                 raise Unavailable(f"registry {self.endpoint.host} ignored the range request for {digest}")
-            yield resp.iter_raw(1 << 20)
+            # Small chunks: after a drop, what arrived is kept and the retry resumes from it.
+            yield resp.iter_raw(1 << 16)
         finally:
             resp.close()
 

@@ -112,8 +112,7 @@ def fetch_blob(client: RegistryClient, repo: str, desc: Descriptor, blobs: Any, 
         if progress:
             progress.layer(desc.digest, "Already exists")
         return
-    w = blobs.writer(expected_digest=desc.digest, expected_size=desc.size)
-    try:
+    with blobs.writer(expected_digest=desc.digest, expected_size=desc.size) as w:
         attempt = 0
         while True:
             try:
@@ -134,20 +133,17 @@ def fetch_blob(client: RegistryClient, repo: str, desc: Descriptor, blobs: Any, 
                     progress.layer(desc.digest, f"Retrying in {2 ** (attempt - 1)} seconds")
                 sleep(min(2 ** (attempt - 1), 8) * 0.5)
             except Exception as e:  # httpx read errors mid-stream arrive here
-                if type(e).__module__.startswith(("httpx", "httpcore")):
-                    attempt += 1
-                    if attempt > RETRIES:
-                        raise Unavailable(f"download of {desc.digest} failed: {e}") from None
-                    sleep(min(2 ** (attempt - 1), 8) * 0.5)
-                    continue
-                raise
+                if not type(e).__module__.startswith(("httpx", "httpcore")):
+                    raise
+                attempt += 1
+                if attempt > RETRIES:
+                    raise Unavailable(f"download of {desc.digest} failed: {e}") from None
+                sleep(min(2 ** (attempt - 1), 8) * 0.5)
         if progress:
             progress.layer(desc.digest, "Verifying Checksum")
         w.commit()
         if progress:
             progress.layer(desc.digest, "Download complete")
-    finally:
-        w.abort()
 
 
 def pull(ref: Reference, *, blobs: Any, register: Callable[[PulledImage], str], config: RegistryConfig,
@@ -159,8 +155,7 @@ def pull(ref: Reference, *, blobs: Any, register: Callable[[PulledImage], str], 
                                tls_verify=tls_verify)
     with client:
         tag_or_digest = ref.tag if ref.tag and not ref.digest else ref.digest
-        progress.message(f"{tag_or_digest}: Pulling from {ref.familiar_name().split(':')[0]}"
-                         if ref.tag and not ref.digest else f"{ref.digest}: Pulling from {ref.familiar_name()}")
+        progress.message(f"{tag_or_digest}: Pulling from {ref.path}")
         m = resolved.manifest
         for layer in m.layers:
             if not mt.is_layer(layer.media_type):
