@@ -776,14 +776,16 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, sta
     the container itself too (whoever is first, under the container's lock)."""
     oom = mon.oom_killed()
     mon.runtime("delete", "--force", mon.id, check_output=True)
-    unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
     info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
-    if info is None:
-        return None
-    if wants_restart(info, code, restart_count):
+    if info is not None and wants_restart(info, code, restart_count):
+        unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
         return _engine_service(mon.cfg)._restart_after_exit(mon.id, restart_count, ran_for, _restart_delay)
+    # The exit code first: unmounting needs the snapshots package, whose import costs a
+    # foreground `run` tens of milliseconds.  A `start` waits for this monitor to be
+    # gone before it mounts again; `rm` unmounts too (both idempotent).
     mon.send_exit(code)
-    if info["auto_remove"]:
+    unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
+    if info is not None and info["auto_remove"]:
         _engine_service(mon.cfg)._auto_remove(mon.id)
     return None
 

@@ -491,6 +491,8 @@ class ContainerService:
             c.status.check_start(c.id)
             if c.status is Status.RUNNING:
                 return self.attach(c.id, **attach) if attach else None
+            if c.status is Status.EXITED:
+                self._wait_previous_monitor(c.id)
             try:
                 mcfg = self._write_bundle(c)
             except BaseException:
@@ -739,10 +741,32 @@ class ContainerService:
                     os.kill(c.monitor_pid, _signal.SIGKILL)
                     self._wait_monitor_gone(c, 5)
                 self._runtime_quiet(c, "delete", "--force", c.id)
-            elif self._stop_starting_monitor(c):
+            elif c.status is Status.CREATED and self._stop_starting_monitor(c):
                 self._runtime_quiet(c, "delete", "--force", c.id)
             self._remove_files(c.id)
         return c.id
+
+    def _previous_monitor(self, cid: str) -> tuple[int, int] | None:
+        """(pid, start time) of a live monitor of this container per ``monitor.pid``."""
+        try:
+            with open(os.path.join(self.run_dir(cid), "monitor.pid")) as f:
+                pid_s, start_s = f.read().split()
+            pid, start = int(pid_s), int(start_s)
+        except (OSError, ValueError):
+            return None
+        if pid <= 0 or _proc_start_time(pid) != start:
+            return None
+        return pid, start
+
+    def _wait_previous_monitor(self, cid: str, timeout: float = 10) -> None:
+        """A monitor that reported the exit may still be unmounting: let it finish
+        before this start mounts the rootfs again."""
+        prev = self._previous_monitor(cid)
+        end = time.monotonic() + timeout
+        while prev is not None and _proc_start_time(prev[0]) == prev[1]:
+            if time.monotonic() > end:
+                raise Unavailable(f"container {cid[:12]}: its previous monitor (pid {prev[0]}) is still running")
+            time.sleep(0.005)
 
     def _stop_starting_monitor(self, c: Container) -> bool:
         """A 'created' container can have a monitor still starting it (its CLI was
