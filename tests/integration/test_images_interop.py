@@ -268,3 +268,27 @@ def test_two_gzip_layers_with_a_whiteout(minke, tmp_path):
     assert minke("rmi", "example/two:layers").code == 0
     assert minke("load", "-i", archive).out == "Loaded image: example/two:layers\n"
     assert image_ids(minke) == [sha(config)]
+
+
+def test_concurrent_loads_of_one_archive(minke, minke_env, busybox_image, tmp_path):
+    import sys
+
+    archive = str(tmp_path / "bb.tar")
+    assert minke("save", "-o", archive, "busybox").code == 0
+    assert minke("rmi", "busybox").code == 0
+    binary = os.path.join(os.path.dirname(sys.executable), "minke")
+    procs = [
+        subprocess.Popen([binary, "load", "-i", archive], env=minke_env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert out == b"Loaded image: busybox:latest\n"
+    assert image_ids(minke) == [busybox_image]
+    assert minke("rmi", "busybox").code == 0
+    # Nothing left behind by the losers of the races: no blobs, no snapshots.
+    assert os.listdir(os.path.join(minke_env.root, "blobs", "sha256")) == []
+    snaps = os.path.join(minke_env.root, "snapshots")
+    left = [d for _, dirs, _ in os.walk(snaps) for d in dirs if d.isdigit()]
+    assert left == []
