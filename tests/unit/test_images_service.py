@@ -44,14 +44,16 @@ def service(tmp_path):
     db.close()
 
 
-def add_image(svc, n: int, tags=(), created="2024-01-01T00:00:00Z", labels=None) -> str:
+def add_image(svc, n: int, tags=(), created="2024-01-01T00:00:00Z", labels=None, diff_ids=()) -> str:
+    from minke.images.model import chain_ids
+
     config = canonical_json(
         {
             "architecture": "amd64",
             "os": "linux",
             "created": created,
             "config": {"Labels": labels or {}, "Cmd": [f"/cmd{n}"]},
-            "rootfs": {"type": "layers", "diff_ids": []},
+            "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
             "history": [{"created": created, "created_by": f"step {n}", "empty_layer": True}],
         }
     )
@@ -63,7 +65,7 @@ def add_image(svc, n: int, tags=(), created="2024-01-01T00:00:00Z", labels=None)
         manifest_bytes=manifest,
         manifest_media_type=OCI_MANIFEST,
         layers=[],
-        chain_id=None,
+        chain_id=chain_ids(list(diff_ids))[-1] if diff_ids else None,
         size=0,
         tags=[svc.normalise_tag(t) for t in tags],
     )
@@ -224,3 +226,13 @@ def test_summaries(service):
             "Size": 0,
         }
     ]
+
+
+def test_intermediate_images_hidden_without_all(service):
+    d1, d2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    parent = add_image(service, 1, [], diff_ids=[d1])
+    child = add_image(service, 2, ["app"], diff_ids=[d1, d2], created="2024-02-01T00:00:00Z")
+    lone = add_image(service, 3, [], diff_ids=[d2])
+    assert [i.id for i in service.list()] == [child, lone]
+    assert [i.id for i in service.list(all=True)] == [child, lone, parent]  # same created: newest added first
+    assert {i.id for i in service.list(filters={"dangling": ["true"]})} == {parent, lone}
