@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from minke.errors import MinkeError, Unavailable
+from minke.network.model import Published
 
 Runner = Callable[[Sequence[str]], tuple[int, str, str]]
 
@@ -172,17 +173,6 @@ def network_rules(bridge: str, subnet: str, internal: bool) -> list[Rule]:
         Rule("filter", FWD_CHAIN, ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")),
         Rule("filter", FWD_CHAIN, ("-i", bridge, "-j", "ACCEPT")),
     ]
-
-
-@dataclass(frozen=True)
-class Published:
-    """A port mapping with its host port chosen."""
-
-    protocol: str
-    host_ip: str
-    host_port: int
-    container_ip: str
-    container_port: int
 
 
 def publish_rules(bridge: str, p: Published) -> list[Rule]:

@@ -31,11 +31,11 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
-from minke.network.iptables import Published
+from minke.network.model import Attachment, ContainerNetwork, Endpoint, Published
 
 PREDEFINED = ("bridge", "host", "none")
 DEFAULT_MTU = 1500
@@ -83,45 +83,6 @@ class Network:
         return cls(r["id"], r["name"], r["driver"], r["bridge"], r["subnet"], r["gateway"], r["ip_range"],
                    bool(r["internal"]), bool(r["dns"]), json.loads(r["labels"]), json.loads(r["options"]),
                    r["created"], r["dns_pid"], r["dns_start"])
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """What a container asks of one network (``--network``, ``--network-alias``, ``--ip``)."""
-
-    network: str
-    aliases: tuple[str, ...] = ()
-    ip: str = ""
-    mac: str = ""
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    network_id: str
-    network_name: str
-    container_id: str
-    endpoint_id: str
-    ip: str
-    prefixlen: int
-    gateway: str
-    mac: str
-    host_veth: str
-    aliases: tuple[str, ...] = ()
-    dns: bool = False
-    ports: tuple[Published, ...] = ()
-
-
-@dataclass(frozen=True)
-class ContainerNetwork:
-    """What the containers package needs after ``setup``: the namespace to join (None:
-    let the runtime make a fresh one with loopback only; "" : the host's), and what goes
-    in the container's resolv.conf and hosts file."""
-
-    mode: str  # bridge (any bridge network), none, host, container
-    netns_path: str | None
-    endpoints: tuple[Endpoint, ...] = ()
-    nameservers: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _veth_names(container_id: str, network_id: str) -> tuple[str, str]:
@@ -510,6 +471,9 @@ class NetworkService:
 
         if not attachments:
             attachments = [Attachment("bridge")]
+        existing = self.current(container_id) if netns_path is None else None
+        if existing is not None:
+            return existing  # a restart (monitor's restart policy): the kept netns stays
         first = attachments[0].network
         if first == "default":
             a0 = attachments[0]
@@ -547,6 +511,16 @@ class NetworkService:
             raise
         ns = tuple([eps[0].gateway] if eps and eps[0].dns else [])
         return ContainerNetwork("bridge", path, tuple(eps), ns)
+
+    def current(self, container_id: str) -> ContainerNetwork | None:
+        """The container's bridge networking when it is set up (netns kept, endpoints)."""
+        from minke.network import netns
+
+        path = self.netns_path(container_id)
+        eps = tuple(self.endpoints(container_id=container_id))
+        if not eps or not netns.is_netns(path):
+            return None
+        return ContainerNetwork("bridge", path, eps, tuple([eps[0].gateway] if eps[0].dns else []))
 
     def teardown(self, container_id: str, delete_netns: bool = True) -> None:
         """Undo ``setup``: idempotent, so a monitor, ``rm`` and a crash recovery may all call it."""

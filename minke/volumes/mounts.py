@@ -304,3 +304,29 @@ def oci_mount(m: MountSpec, source: str = "") -> dict[str, Any]:
         "source": src,
         "options": ["rbind", m.propagation or "rprivate", "ro" if m.readonly else "rw"],
     }
+
+
+# --- a container's whole set ------------------------------------------------------------------
+
+
+def container_mounts(host_config: dict[str, Any], image_volumes: dict[str, Any] | None = None) -> list[MountSpec]:
+    """Every mount of a container, in Docker's order of precedence: HostConfig.Binds
+    (``-v`` strings, as the API sends them), HostConfig.Mounts (``--mount``),
+    HostConfig.Tmpfs (``--tmpfs``), then an anonymous volume for each of the image's
+    VOLUMEs that no user mount covers.  Two user mounts on one target are refused."""
+    hc = host_config or {}
+    user = [parse_volume(b) for b in hc.get("Binds") or []]
+    user += [from_api(m) for m in hc.get("Mounts") or []]
+    user += [parse_tmpfs(f"{path}:{opts}" if opts else path) for path, opts in sorted((hc.get("Tmpfs") or {}).items())]
+    check_unique_targets(user)
+    taken = {m.target.rstrip("/") for m in user}
+    for path in sorted(image_volumes or {}):
+        if path.rstrip("/") not in taken and path.startswith("/"):
+            user.append(MountSpec("volume", path))
+    return user
+
+
+def anonymous_volumes(host_config: dict[str, Any], anonymous: set[str]) -> list[str]:
+    """Names of the volumes in HostConfig.Mounts that are anonymous (for ``rm -v``)."""
+    return [m["Source"] for m in (host_config or {}).get("Mounts") or []
+            if m.get("Type") == "volume" and m.get("Source") in anonymous]

@@ -87,3 +87,18 @@ def test_unique_targets():
     check_unique_targets([parse_volume("/a"), parse_volume("/b")])
     with pytest.raises(InvalidArgument):
         check_unique_targets([parse_volume("/a"), parse_tmpfs("/a/")])
+
+
+def test_container_mounts_precedence_and_image_volumes():
+    from minke.volumes.mounts import anonymous_volumes, container_mounts
+
+    hc = {"Binds": ["data:/data", "/h:/etc/x:ro"], "Mounts": [to_api(parse_mount("type=tmpfs,dst=/scratch"))],
+          "Tmpfs": {"/run": "size=1m"}}
+    ms = container_mounts(hc, {"/data": {}, "/var/log": {}})
+    assert [(m.type, m.target, m.source) for m in ms] == [
+        ("volume", "/data", "data"), ("bind", "/etc/x", "/h"), ("tmpfs", "/scratch", ""), ("tmpfs", "/run", ""),
+        ("volume", "/var/log", "")]
+    with pytest.raises(InvalidArgument):
+        container_mounts({"Binds": ["a1:/d"], "Tmpfs": {"/d": ""}})
+    api = {"Mounts": [{"Type": "volume", "Source": "anon1", "Target": "/a"}, {"Type": "volume", "Source": "named", "Target": "/b"}]}
+    assert anonymous_volumes(api, {"anon1"}) == ["anon1"]
