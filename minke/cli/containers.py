@@ -21,85 +21,21 @@ from minke.errors import InvalidArgument, MinkeError, NotFound
 
 
 def _human_duration(seconds: float) -> str:
-    try:
-        from minke.cli.units import human_duration
+    from minke.cli.units import human_duration
 
-        return human_duration(seconds)
-    except ImportError:
-        pass
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
+    return human_duration(seconds)
 
 
 def _human_size(n: float) -> str:
-    try:
-        from minke.cli.units import human_size
+    from minke.cli.units import human_size
 
-        return human_size(n)
-    except ImportError:
-        pass
-    units = ["B", "kB", "MB", "GB", "TB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
-def _table(out, headers: list[str], rows: list[list[str]]) -> None:
-    """Docker's tabwriter layout: columns padded to the widest cell plus three spaces."""
-    widths = [len(h) for h in headers]
-    for r in rows:
-        for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
-    for r in [headers] + rows:
-        line = "".join(cell.ljust(widths[i] + 3) if i < len(r) - 1 else cell for i, cell in enumerate(r))
-        out.write(line.rstrip() + "\n" if not line.strip() == "" else "\n")
+    return human_size(n)
 
 
 def _render(fmt: str, obj: Any) -> str:
-    try:
-        from minke.cli.format import render_template
-    except ImportError:  # until cli/format lands: {{.Field}}, {{.A.B}} and {{json .X}} only
-        import re
+    from minke.cli.format import render_template
 
-        def field(path: str) -> Any:
-            v = obj
-            for part in filter(None, path.split(".")):
-                v = v.get(part) if isinstance(v, dict) else None
-            return v
-
-        def sub(m: re.Match) -> str:
-            expr = m.group(1).strip()
-            if expr.startswith("json "):
-                return json.dumps(field(expr[5:].strip()))
-            v = field(expr)
-            return "<no value>" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
-
-        return re.sub(r"{{\s*(.*?)\s*}}", sub, fmt).replace("\\t", "\t").replace("\\n", "\n")
-    return render_template(fmt, obj)
+    return render_template(fmt.replace("\\t", "\t").replace("\\n", "\n"), obj)
 
 
 def _each(ctx, refs: list[str], fn) -> int:
@@ -750,23 +686,19 @@ def run_ps(ctx, args) -> int:
         if args.size:
             row["Size"] = f"{_human_size(svc.usage(c.id))} (virtual {_human_size(_image_size(ctx, c))})"
         rows.append(row)
-    if args.format:
-        fmt = args.format
-        if fmt.startswith("table"):
-            fmt = fmt[5:].strip()
-        if fmt == "json" or fmt == "{{json .}}":
-            for r in rows:
-                ctx.out.write(json.dumps(r) + "\n")
-            return 0
-        for r in rows:
-            ctx.out.write(_render(fmt, r) + "\n")
-        return 0
-    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-    keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
-    if args.size:
-        headers.append("SIZE")
-        keys.append("Size")
-    _table(ctx.out, headers, [[r[k] for k in keys] for r in rows])
+    from minke.cli.format import format_rows
+
+    headers = {
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
+        "CreatedAt": "CREATED AT", "Status": "STATUS", "State": "STATE", "Ports": "PORTS",
+        "Names": "NAMES", "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+    }
+    columns = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"] + (["Size"] if args.size else [])
+    fmt = args.format
+    if fmt:
+        # Docker's CLI reads \t and \n in a format as tab and newline.
+        fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
+    ctx.out.write(format_rows(fmt, rows, columns, headers))
     return 0
 
 

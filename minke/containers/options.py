@@ -244,7 +244,7 @@ def parse_restart(value: str) -> dict:
             raise InvalidArgument(f"invalid restart policy: maximum retry count cannot be negative: {n}")
     else:
         n = 0
-    return {"Name": "" if name == "no" else name, "MaximumRetryCount": n}
+    return {"Name": name or "no", "MaximumRetryCount": n}
 
 
 def parse_signal(value: str) -> int:

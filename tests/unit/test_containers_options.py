@@ -68,7 +68,7 @@ def test_ulimit_restart_signal_logopts():
     with pytest.raises(InvalidArgument, match="soft limit"):
         o.parse_ulimit("nofile=20:10")
     assert o.parse_restart("on-failure:3") == {"Name": "on-failure", "MaximumRetryCount": 3}
-    assert o.parse_restart("no") == {"Name": "", "MaximumRetryCount": 0}
+    assert o.parse_restart("no") == {"Name": "no", "MaximumRetryCount": 0}
     with pytest.raises(InvalidArgument):
         o.parse_restart("sometimes")
     with pytest.raises(InvalidArgument):
