@@ -121,7 +121,7 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-opt", action="append", default=[], help="log driver options")
     p.add_argument("--runtime", default=None, help="runtime to use for this container")
     p.add_argument("--cidfile", help="write the container ID to the file")
-    p.add_argument("--network", "--net", default=None, help="connect a container to a network (only 'none' and the default loopback-only network for now)")
+    p.add_argument("--network", "--net", default=None, help="connect a container to a network ('host', or 'none'/'bridge'/default: for now a new namespace with loopback only)")
     p.add_argument("--oom-score-adj", type=int, default=0)
 
 
@@ -141,7 +141,8 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
         o.parse_signal(args.stop_signal)
     if args.log_driver not in ("json-file",):
         raise InvalidArgument(f"logging driver {args.log_driver!r} is not supported (json-file only)")
-    if args.network not in (None, "default", "none", "bridge"):
+    if args.network not in (None, "default", "none", "bridge", "host"):
+        # User-defined networks and container:<id> need the network package's hook.
         raise InvalidArgument(f"network {args.network} not found")
     config = {
         "Image": args.image,

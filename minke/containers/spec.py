@@ -477,7 +477,10 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any], inp: SpecInp
     linux: dict[str, Any] = {
         "resources": resources,
         "cgroupsPath": f"/{inp.cgroup_parent.strip('/')}/{inp.container_id}",
-        "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")],
+        # --network host shares the host's network namespace; every other mode gets a new
+        # one with loopback only here (bridges are the network package's to attach).
+        "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")
+                       if not (t == "network" and hc.get("NetworkMode") == "host")],
     }
     if not privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)

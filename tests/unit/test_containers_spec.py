@@ -265,3 +265,8 @@ def test_privileged_limited_to_engine_caps():
     assert "CAP_SYS_RESOURCE" not in have and "CAP_SYS_ADMIN" in have
     s = spec_for(hc={"Privileged": True}, all_caps=have)
     assert s["process"]["capabilities"]["bounding"] == list(have)
+
+
+def test_network_host_shares_the_namespace():
+    types = {n["type"] for n in spec_for(hc={"NetworkMode": "host"})["linux"]["namespaces"]}
+    assert "network" not in types and "pid" in types
