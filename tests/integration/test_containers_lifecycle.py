@@ -416,15 +416,20 @@ def test_log_rotation(minke):
 
 def test_twenty_concurrent_runs_with_rm_and_name_conflict(minke):
     doomed = [minke.ok("run", "-d", "busybox", "sleep", "100").strip() for _ in range(3)]
+    minke.ok("tag", "busybox", "other:tag")
     procs = [minke.popen("run", "-d", "--name", f"c{i}", "busybox", "sleep", "100") for i in range(20)]
     procs.append(minke.popen("rm", "-f", *doomed))
+    procs.append(minke.popen("rmi", "other:tag"))  # untagging meanwhile disturbs nobody
     dup = [minke.popen("run", "-d", "--name", "same", "busybox", "sleep", "100") for _ in range(2)]
     results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs + dup]
-    for rc, _out, err in results[:21]:
+    for rc, _out, err in results[:22]:
         assert rc == 0, err
-    dup_rcs = sorted(r[0] for r in results[21:])
-    assert dup_rcs == [0, 125], results[21:]
-    assert "is already in use by container" in next(r[2] for r in results[21:] if r[0] == 125)
+    dup_rcs = sorted(r[0] for r in results[22:])
+    assert dup_rcs == [0, 125], results[22:]
+    assert "is already in use by container" in next(r[2] for r in results[22:] if r[0] == 125)
+    # The image they all use cannot go while they exist.
+    r = minke("rmi", "busybox")
+    assert r.returncode != 0 and "conflict" in r.stderr.lower(), r.stderr
     names = minke.ok("ps", "--format", "{{.Names}}").split()
     assert sorted(names) == sorted([f"c{i}" for i in range(20)] + ["same"])
     assert all(d not in minke.ok("ps", "-a", "-q", "--no-trunc") for d in doomed)
