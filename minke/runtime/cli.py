@@ -166,7 +166,19 @@ class Log:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run a command.  As the program (no ``argv``), exit right away: the interpreter's
+    tear-down of every loaded module costs more than ``state`` itself."""
+    if argv is not None:
+        return _main(argv)
+    code = _main(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def _main(argv: list[str]) -> int:
     log = Log(None, "text")
     try:
         g, rest = parse_flags(argv, {**_GLOBAL, "--help": ("help", False, False), "-h": ("help", False, False),

@@ -179,13 +179,6 @@ def preload(spec: Spec, proc: Process, seccomp: bool) -> None:
         import termios  # noqa: F401
     if proc.capabilities is not None:
         import minke.runtime.capabilities  # noqa: F401
-    if proc.capabilities and proc.capabilities.get("ambient"):
-        import logging
-
-        # An ambient capability the kernel refuses is logged by the capabilities module;
-        # here stderr is the container's own, so keep that note out of the user's output,
-        # as runc does (it logs to its --log file only).
-        logging.getLogger("minke.runtime.capabilities").setLevel(logging.ERROR)
     if seccomp:
         import minke.runtime.seccomp  # noqa: F401
     if spec.hooks.get("startContainer"):
@@ -292,7 +285,11 @@ def finalize_process(proc: Process, sys: Syscalls, seccomp_program: tuple[bytes,
     if caps is not None:
         sys.prctl(libc.PR_SET_KEEPCAPS, 0)
         capmod.set_capabilities(caps)
-        capmod.raise_ambient(caps)
+        # The kernel refuses an ambient capability that is not both permitted and
+        # inheritable; runc skips those quietly.  Skipping them here keeps the
+        # capabilities module's warning off the container's stderr.
+        amb = [c for c in caps.get("ambient", ()) if c in caps.get("permitted", ()) and c in caps.get("inheritable", ())]
+        capmod.raise_ambient(dict(caps, ambient=amb))
     sys.umask(u.umask if u.umask is not None else 0o022)
     try:
         sys.chdir(proc.cwd)

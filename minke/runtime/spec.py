@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from minke.errors import InvalidArgument, NotFound
@@ -32,24 +31,67 @@ CAP_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 PROPAGATIONS = ("", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable")
 
 
-@dataclass(frozen=True)
-class User:
+# Value classes.  Not dataclasses: the decorator generates and compiles code for every
+# class, which cost more than the rest of `create` put together; this base does the same
+# job (keyword or positional construction, defaults, frozen, equality) at no import cost.
+_MISSING = object()
+_NEW_DICT = object()  # default: a fresh empty dict
+
+
+class _Frozen:
+    _fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls) -> None:
+        cls._fields = tuple(cls.__dict__.get("__annotations__", {}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(self._fields):
+            raise TypeError(f"{type(self).__name__}: too many arguments")
+        values = dict(zip(self._fields, args, strict=False))
+        for k, v in kwargs.items():
+            if k not in self._fields or k in values:
+                raise TypeError(f"{type(self).__name__}: bad argument {k!r}")
+            values[k] = v
+        for name in self._fields:
+            v = values.get(name, _MISSING)
+            if v is _MISSING:
+                v = getattr(type(self), name, _MISSING)
+                if v is _MISSING:
+                    raise TypeError(f"{type(self).__name__}: missing argument {name!r}")
+                if v is _NEW_DICT:
+                    v = {}
+            object.__setattr__(self, name, v)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields if f != "raw")
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields if f != "raw")
+        return f"{type(self).__name__}({shown})"
+
+
+class User(_Frozen):
     uid: int = 0
     gid: int = 0
     umask: int | None = None
     additional_gids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
-class Rlimit:
+class Rlimit(_Frozen):
     type: str
     resource: int
     soft: int
     hard: int
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(_Frozen):
     args: tuple[str, ...]
     env: tuple[str, ...] = ()
     cwd: str = "/"
@@ -64,37 +106,32 @@ class Process:
     selinux_label: str = ""
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(_Frozen):
     destination: str
     type: str = ""
     source: str = ""
     options: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Hook:
+class Hook(_Frozen):
     path: str
     args: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
     timeout: int | None = None
 
 
-@dataclass(frozen=True)
-class Namespace:
+class Namespace(_Frozen):
     type: str
     path: str = ""
 
 
-@dataclass(frozen=True)
-class IDMapping:
+class IDMapping(_Frozen):
     container_id: int
     host_id: int
     size: int
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(_Frozen):
     type: str
     path: str
     major: int = 0
@@ -104,18 +141,17 @@ class Device:
     gid: int | None = None
 
 
-@dataclass(frozen=True)
-class Linux:
+class Linux(_Frozen):
     namespaces: tuple[Namespace, ...] = ()
     uid_mappings: tuple[IDMapping, ...] = ()
     gid_mappings: tuple[IDMapping, ...] = ()
     devices: tuple[Device, ...] = ()
     cgroups_path: str = ""
-    resources: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = _NEW_DICT
     rootfs_propagation: str = ""
     masked_paths: tuple[str, ...] = ()
     readonly_paths: tuple[str, ...] = ()
-    sysctl: dict[str, str] = field(default_factory=dict)
+    sysctl: dict[str, str] = _NEW_DICT
     seccomp: dict[str, Any] | None = None
     mount_label: str = ""
 
@@ -126,8 +162,7 @@ class Linux:
         return None
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(_Frozen):
     oci_version: str
     root_path: str
     root_readonly: bool = False
@@ -135,10 +170,10 @@ class Spec:
     hostname: str = ""
     domainname: str = ""
     mounts: tuple[Mount, ...] = ()
-    hooks: dict[str, tuple[Hook, ...]] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
+    hooks: dict[str, tuple[Hook, ...]] = _NEW_DICT
+    annotations: dict[str, str] = _NEW_DICT
     linux: Linux = Linux()
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    raw: dict[str, Any] = _NEW_DICT  # not compared
 
 
 # --- reading -------------------------------------------------------------------------------
