@@ -540,3 +540,9 @@ def test_oom_killed_recorded(minke):
     assert r.returncode == 137 and "survived" not in r.stdout
     state = minke.inspect("oom")["State"]
     assert state["OOMKilled"] is True and state["ExitCode"] == 137
+
+
+def test_hello_whale(minke):
+    out = minke.ok("run", "--rm", "--hostname", "Willy", "hello-whale")
+    assert "Hello from Willy" in out
+    assert minke.ids() == []
