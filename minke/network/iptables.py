@@ -14,6 +14,11 @@ command).  Layout, like Docker's::
                        hairpin MASQUERADE of a container reaching its own published port
     MINKE-FORWARD      accept traffic of minke's bridges (internal ones: drop to and from
                        other links)
+    MINKE-ISOLATION-1  (before MINKE-FORWARD) traffic leaving a bridge for another link
+                       goes on to stage 2 ...
+    MINKE-ISOLATION-2  ... where it is dropped if that link is another minke bridge: two
+                       networks never reach each other (Docker's two-stage isolation; each
+                       network adds one rule per stage, none needs rewriting)
 
 Every rule carries a comment ``minke:<owner>`` (``net:<id12>`` for a network's rules,
 ``ctr:<id12>`` for a container's published ports), so removal lists the chain and deletes
@@ -45,14 +50,18 @@ Runner = Callable[[Sequence[str]], tuple[int, str, str]]
 NAT_CHAIN = "MINKE"
 POST_CHAIN = "MINKE-POSTROUTING"
 FWD_CHAIN = "MINKE-FORWARD"
+ISO1_CHAIN = "MINKE-ISOLATION-1"
+ISO2_CHAIN = "MINKE-ISOLATION-2"
 
+# Inserted at the top in this order, so FORWARD reads: isolation first, then accept.
 _JUMPS = (
     ("nat", "PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", NAT_CHAIN]),
     ("nat", "OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", NAT_CHAIN]),
     ("nat", "POSTROUTING", ["-j", POST_CHAIN]),
     ("filter", "FORWARD", ["-j", FWD_CHAIN]),
+    ("filter", "FORWARD", ["-j", ISO1_CHAIN]),
 )
-_CHAINS = (("nat", NAT_CHAIN), ("nat", POST_CHAIN), ("filter", FWD_CHAIN))
+_CHAINS = (("nat", NAT_CHAIN), ("nat", POST_CHAIN), ("filter", FWD_CHAIN), ("filter", ISO1_CHAIN), ("filter", ISO2_CHAIN))
 
 
 def run_iptables(argv: Sequence[str]) -> tuple[int, str, str]:
@@ -160,6 +169,14 @@ def _tag_in(words: list[str], tag: str) -> bool:
 
 
 def network_rules(bridge: str, subnet: str, internal: bool) -> list[Rule]:
+    isolation = [
+        Rule("filter", ISO1_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j", ISO2_CHAIN)),
+        Rule("filter", ISO2_CHAIN, ("-o", bridge, "-j", "DROP")),
+    ]
+    return isolation + _network_rules(bridge, subnet, internal)
+
+
+def _network_rules(bridge: str, subnet: str, internal: bool) -> list[Rule]:
     if internal:
         return [
             Rule("filter", FWD_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j", "DROP")),

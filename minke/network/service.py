@@ -148,10 +148,11 @@ class NetworkService:
                     (secrets.token_hex(32), self.default_bridge, str(subnet), str(subnet.network_address + 1), json.dumps(opts), now),
                 )
 
-    def _choose_subnet(self) -> Any:
+    def _choose_subnet(self, exclude: str = "") -> Any:
         from minke.network.subnets import Net, choose_subnet, host_networks
 
-        used = host_networks() + [Net(r["subnet"]) for r in self.db.query("SELECT subnet FROM networks WHERE subnet != ''")]
+        used = host_networks() + [Net(r["subnet"]) for r in self.db.query(
+            "SELECT subnet FROM networks WHERE subnet != '' AND id != ?", (exclude,))]
         return choose_subnet(used)
 
     def get(self, ref: str) -> Network:
@@ -223,42 +224,59 @@ class NetworkService:
         bridge = opts.get(BRIDGE_NAME_OPT) or f"br-{nid[:12]}"
         check_ifname(bridge)
         pool = check_pool(subnet, gateway, ip_range) if subnet else None
-        with self.db.transaction():
-            if self.db.query_one("SELECT 1 FROM networks WHERE name = ?", (name,)) is not None:
-                raise AlreadyExists(f"network with name {name} already exists")
-            if self.db.query_one("SELECT 1 FROM networks WHERE bridge = ?", (bridge,)) is not None or link_exists(bridge):
-                raise AlreadyExists(f"bridge name {bridge} is already in use")
-            mine = [Net(r["subnet"]) for r in self.db.query("SELECT subnet FROM networks WHERE subnet != ''")]
-            if pool is None:
-                net = self._choose_subnet()
-                pool = check_pool(str(net))
-            else:
-                clash = overlaps(Net(pool.subnet), mine + host_networks())
-                if clash is not None:
-                    raise Conflict(f"invalid pool request: pool {pool.subnet} overlaps with {clash}, which is in use")
-            self.db.execute(
-                "INSERT INTO networks (id, name, driver, bridge, subnet, gateway, ip_range, internal, dns, labels, options, created)"
-                " VALUES (?, ?, 'bridge', ?, ?, ?, ?, ?, 1, ?, ?, ?)",
-                (nid, name, bridge, pool.subnet, pool.gateway, pool.ip_range, int(internal),
-                 json.dumps(labels or {}), json.dumps(opts), time.time()),
-            )
-        network = self.get(nid)
-        try:
-            self._ensure_kernel(network)
-        except BaseException:
-            self._remove_kernel(network)
-            self.db.execute("DELETE FROM networks WHERE id = ?", (nid,))
-            raise
+        # The host lock spans the choice of the subnet and the bridge that takes it: two
+        # stores (two roots, or a test run beside a real engine) must not pick the same one.
+        with self._host_lock():
+            with self.db.transaction():
+                if self.db.query_one("SELECT 1 FROM networks WHERE name = ?", (name,)) is not None:
+                    raise AlreadyExists(f"network with name {name} already exists")
+                if self.db.query_one("SELECT 1 FROM networks WHERE bridge = ?", (bridge,)) is not None or link_exists(bridge):
+                    raise AlreadyExists(f"bridge name {bridge} is already in use")
+                mine = [Net(r["subnet"]) for r in self.db.query("SELECT subnet FROM networks WHERE subnet != ''")]
+                if pool is None:
+                    net = self._choose_subnet()
+                    pool = check_pool(str(net))
+                else:
+                    clash = overlaps(Net(pool.subnet), mine + host_networks())
+                    if clash is not None:
+                        raise Conflict(f"invalid pool request: pool {pool.subnet} overlaps with {clash}, which is in use")
+                self.db.execute(
+                    "INSERT INTO networks (id, name, driver, bridge, subnet, gateway, ip_range, internal, dns, labels, options, created)"
+                    " VALUES (?, ?, 'bridge', ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                    (nid, name, bridge, pool.subnet, pool.gateway, pool.ip_range, int(internal),
+                     json.dumps(labels or {}), json.dumps(opts), time.time()),
+                )
+            network = self.get(nid)
+            try:
+                self._ensure_kernel(network, host_locked=True)
+            except BaseException:
+                self._remove_kernel(network)
+                self.db.execute("DELETE FROM networks WHERE id = ?", (nid,))
+                raise
         return network
 
-    def _ensure_kernel(self, net: Network) -> None:
+    def _host_lock(self) -> Any:
+        """A host-wide lock for host-wide things (routes, bridges): /run/lock, which no
+        --run-root moves, since every store on the host shares one routing table."""
+        from minke.store.locks import FileLock
+
+        d = "/run/lock" if os.path.isdir("/run/lock") else self.config.run_root
+        os.makedirs(d, exist_ok=True)
+        return FileLock(os.path.join(d, "minke-network.lock"))
+
+    def _ensure_kernel(self, net: Network, host_locked: bool = False) -> Network:
         """The bridge, its address, route_localnet, ip_forward and the network's rules;
-        nothing is done twice."""
+        nothing is done twice.  A bridge that is missing (first use of the default
+        network, or after a reboot) is made under the host lock, after checking that its
+        subnet is still free; the default network moves to a free one if not."""
         from minke.network import netlink
         from minke.network.iptables import net_tag, network_rules
 
         if net.driver != "bridge" or not net.bridge:
-            return
+            return net
+        if not netlink.link_exists(net.bridge) and not host_locked:
+            with self._host_lock():
+                return self._ensure_kernel(self._check_free(net), host_locked=True)
         netlink.create_bridge(net.bridge, net.gateway, net.prefixlen, net.mtu)
         netlink.set_interface_conf(net.bridge, "route_localnet", "1")
         ipt = self.iptables
@@ -268,6 +286,23 @@ class NetworkService:
             ipt.add(network_rules(net.bridge, net.subnet, net.internal), tag)
         if not net.internal and netlink.get_sysctl("net.ipv4.ip_forward") != "1":
             netlink.set_sysctl("net.ipv4.ip_forward", "1")
+        return net
+
+    def _check_free(self, net: Network) -> Network:
+        from minke.network import netlink
+        from minke.network.subnets import Net, host_networks, overlaps
+
+        if netlink.link_exists(net.bridge or ""):
+            return net
+        clash = overlaps(Net(net.subnet), host_networks())
+        if clash is None:
+            return net
+        if net.name != "bridge" or self.endpoints(net.id):
+            raise Conflict(f"network {net.name}: subnet {net.subnet} overlaps with {clash}, which the host now routes")
+        subnet = self._choose_subnet(exclude=net.id)
+        self.db.execute("UPDATE networks SET subnet = ?, gateway = ? WHERE id = ?",
+                        (str(subnet), str(subnet.network_address + 1), net.id))
+        return self.get(net.id)
 
     def _remove_kernel(self, net: Network) -> None:
         from minke.network import netlink
@@ -381,8 +416,7 @@ class NetworkService:
         host_veth, peer = _veth_names(container_id, net.id)
         ifname = f"eth{len(self.endpoints(container_id=container_id))}"
         with self._lock(net.id):
-            net = self.get(net.id)
-            self._ensure_kernel(net)
+            net = self._ensure_kernel(self.get(net.id))
             got_ip, got_mac, _ = Ipam(self.db).allocate(Pool(net.id, net.subnet, net.gateway, net.ip_range), container_id,
                                                         requested=ip, name=name, aliases=tuple(aliases), mac=mac)
             try:

@@ -229,18 +229,19 @@ def test_internal_network_has_no_nat_and_no_publishing(net):
 
 
 def test_bad_input(net):
-    n = net.create("bad", subnet="10.123.0.0/24")
+    p = f"10.{secrets.randbelow(100) + 120}.{secrets.randbelow(250)}"  # apart from a concurrent run's
+    n = net.create("bad", subnet=f"{p}.0/24")
     with pytest.raises(Conflict, match="overlaps"):
-        net.create("bad2", subnet="10.123.0.128/25")
+        net.create("bad2", subnet=f"{p}.128/25")
     with pytest.raises(NotFound):
         net.run("x", "no-such-network")
-    _, a = net.run("s", n.name, ip="10.123.0.50")
-    assert a.endpoints[0].ip == "10.123.0.50"
+    _, a = net.run("s", n.name, ip=f"{p}.50")
+    assert a.endpoints[0].ip == f"{p}.50"
     with pytest.raises(Conflict, match="active endpoints"):
         net.svc.remove(n.name)
     with pytest.raises(InvalidArgument):
         net.run("t", n.name, ip="10.99.0.5")
-    assert [e.ip for e in net.svc.endpoints(n.id)] == ["10.123.0.50"]
+    assert [e.ip for e in net.svc.endpoints(n.id)] == [f"{p}.50"]
 
 
 def test_network_remove_drops_bridge_and_rules(net):
@@ -319,3 +320,16 @@ def test_other_names_are_forwarded_to_the_hosts_resolvers(tmp_path):
     finally:
         up.close()
         h.close()
+
+
+def test_networks_are_isolated_from_each_other(net):
+    a_net = net.create("isoa")
+    b_net = net.create("isob")
+    _, a = net.run("a", a_net.name)
+    _, a2 = net.run("a2", a_net.name)
+    _, b = net.run("b", b_net.name)
+    assert net.in_ns(a.netns_path, BUSYBOX, "ping", "-c", "1", "-W", "2", a2.endpoints[0].ip).returncode == 0
+    assert net.in_ns(a.netns_path, BUSYBOX, "ping", "-c", "1", "-W", "1", b.endpoints[0].ip).returncode != 0
+    # The host still reaches both.
+    for ep in (a.endpoints[0], b.endpoints[0]):
+        assert subprocess.run([BUSYBOX, "ping", "-c", "1", "-W", "2", ep.ip], capture_output=True).returncode == 0

@@ -26,13 +26,14 @@ def names(minke):
 def test_create_ls_inspect_rm(minke, names):
     sfx = secrets.token_hex(3)
     br = f"mkc{sfx}"
+    p = f"10.{secrets.randbelow(100) + 120}.{secrets.randbelow(250)}"  # apart from a concurrent run's
     names.append(f"web{sfx}")
-    r = minke("network", "create", "--subnet", "10.201.0.0/24", "--gateway", "10.201.0.254", "--ip-range", "10.201.0.64/26",
+    r = minke("network", "create", "--subnet", f"{p}.0/24", "--gateway", f"{p}.254", "--ip-range", f"{p}.64/26",
               "--label", "tier=front", "-o", f"com.docker.network.bridge.name={br}", f"web{sfx}")
     assert r.code == 0, r.err
     nid = r.out.strip()
     assert len(nid) == 64
-    assert "10.201.0.254/24" in os.popen(f"ip -o -4 addr show {br}").read()
+    assert f"{p}.254/24" in os.popen(f"ip -o -4 addr show {br}").read()
     ls = minke("network", "ls")
     assert ls.out.splitlines()[0].split() == ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
     rows = {line.split()[1]: line.split() for line in ls.out.splitlines()[1:]}
@@ -42,7 +43,7 @@ def test_create_ls_inspect_rm(minke, names):
     assert minke("network", "ls", "--format", "{{.Name}}", "-f", "type=custom").out.split() == [f"web{sfx}"]
     info = json.loads(minke("network", "inspect", f"web{sfx}").out)[0]
     assert info["Id"] == nid and info["Driver"] == "bridge" and info["Scope"] == "local" and info["Containers"] == {}
-    assert info["IPAM"]["Config"] == [{"Subnet": "10.201.0.0/24", "Gateway": "10.201.0.254", "IPRange": "10.201.0.64/26"}]
+    assert info["IPAM"]["Config"] == [{"Subnet": f"{p}.0/24", "Gateway": f"{p}.254", "IPRange": f"{p}.64/26"}]
     assert info["Labels"] == {"tier": "front"} and info["Internal"] is False
     assert minke("network", "inspect", "-f", "{{.Name}} {{.Driver}}", nid[:10]).out == f"web{sfx} bridge\n"
     assert Iptables().rules_of(net_tag(nid))
@@ -54,10 +55,11 @@ def test_create_ls_inspect_rm(minke, names):
 def test_bad_input_is_one_line_and_leaves_nothing(minke, names):
     sfx = secrets.token_hex(3)
     names.append(f"a{sfx}")
-    assert minke("network", "create", "--subnet", "10.202.0.0/24", "-o", f"com.docker.network.bridge.name=mka{sfx}", f"a{sfx}").code == 0
+    p = f"10.{secrets.randbelow(100) + 120}.{secrets.randbelow(250)}"
+    assert minke("network", "create", "--subnet", f"{p}.0/24", "-o", f"com.docker.network.bridge.name=mka{sfx}", f"a{sfx}").code == 0
     before = minke("network", "ls", "-q").out
     for args, msg in (
-        (["--subnet", "10.202.0.0/25", f"b{sfx}"], "overlaps"),
+        (["--subnet", f"{p}.0/25", f"b{sfx}"], "overlaps"),
         (["--subnet", "10.203.0.1/24", f"b{sfx}"], "invalid subnet"),
         (["--gateway", "10.1.1.1", f"b{sfx}"], "need --subnet"),
         (["-o", "com.docker.network.bridge.name=this-name-is-too-long", f"b{sfx}"], "invalid interface name"),

@@ -83,7 +83,7 @@ def test_network_and_port_rules_are_removed_by_tag(fake):
     assert not ipt.remove_chains_if_empty()
     assert ipt.remove_tagged(ct) == 3
     assert fake.chains["nat"]["MINKE"] == []
-    assert ipt.remove_tagged(nt) == 4
+    assert ipt.remove_tagged(nt) == 6
     assert ipt.rules_of(nt) == []
     assert ipt.remove_chains_if_empty()
     assert "MINKE" not in fake.chains["nat"] and "MINKE-FORWARD" not in fake.chains["filter"]
