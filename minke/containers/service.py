@@ -437,12 +437,7 @@ class ContainerService:
         eff = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [], bool(hc.get("Privileged")), caps, all_caps)
         seccomp = None
         if sec["seccomp"] == "default" and not hc.get("Privileged"):
-            try:
-                from minke.runtime.seccomp import default_profile
-            except ImportError:
-                default_profile = None
-            if default_profile is not None:
-                seccomp = default_profile(eff)
+            seccomp = self._default_seccomp(eff)
         init_path = None
         if hc.get("Init"):
             init_path = next((p for p in (shutil.which("docker-init"), shutil.which("tini-static"), "/usr/bin/tini-static") if p and os.path.exists(p)), None)
@@ -480,6 +475,35 @@ class ContainerService:
             "cgroup_path": spec["linux"]["cgroupsPath"],
             "restart_count": c.restart_count,
         }
+
+    def _default_seccomp(self, caps: list[str]) -> dict | None:
+        """Docker's default profile for these capabilities, cached in the run dir: building
+        it costs a start tens of milliseconds (import and rule expansion), reading it back
+        a fraction of one.  The key covers the caps and the profile code's own files."""
+        import hashlib
+
+        import minke.runtime as rt
+
+        srcs = [os.path.join(os.path.dirname(rt.__file__), n) for n in ("seccomp.py", "seccomp_default.py")]
+        stamp = ";".join(f"{p}:{os.stat(p).st_mtime_ns}" for p in srcs if os.path.exists(p))
+        key = hashlib.sha256(("\0".join(sorted(caps)) + "|" + stamp).encode()).hexdigest()[:32]
+        path = os.path.join(self.config.run_root, "seccomp", f"{key}.json")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            pass
+        try:
+            from minke.runtime.seccomp import default_profile
+        except ImportError:
+            return None
+        profile = default_profile(caps)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(profile, f)
+        os.replace(tmp, path)
+        return profile
 
     def start(self, ref: str, *, attach: dict | None = None) -> Any:
         """Start a container.  With ``attach`` ({"stdin": bool, "stdout": bool, "stderr":

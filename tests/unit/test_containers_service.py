@@ -199,3 +199,14 @@ def test_prune_removes_stopped_only(svc):
     assert deleted == [a.id] and space == 4096
     assert [c.name for c in svc.list()] == ["running"]
     svc._update(b.id, status="exited", monitor_pid=0)
+
+
+def test_default_seccomp_cached_per_caps(svc):
+    caps = ["CAP_CHOWN", "CAP_KILL"]
+    first = svc._default_seccomp(caps)
+    assert first is not None and first["defaultAction"]
+    cached = os.listdir(os.path.join(svc.config.run_root, "seccomp"))
+    assert len(cached) == 1
+    assert svc._default_seccomp(list(reversed(caps))) == first  # same key, read back
+    svc._default_seccomp(caps + ["CAP_SYS_ADMIN"])
+    assert len(os.listdir(os.path.join(svc.config.run_root, "seccomp"))) == 2
