@@ -438,11 +438,10 @@ class ContainerService:
         seccomp = None
         if sec["seccomp"] == "default" and not hc.get("Privileged"):
             seccomp = self._default_seccomp(eff)
-        init_path = None
-        if hc.get("Init"):
-            init_path = next((p for p in (shutil.which("docker-init"), shutil.which("tini-static"), "/usr/bin/tini-static") if p and os.path.exists(p)), None)
         import platform
         import resource
+
+        init_path = self._init_binary(platform.machine()) if hc.get("Init") else None
 
         spec = build_spec(c.config, hc, SpecInputs(
             container_id=c.id, rootfs=rootfs, container_dir=self.container_dir(c.id),
@@ -453,6 +452,8 @@ class ContainerService:
             # caller's (raising the hard limit needs CAP_SYS_RESOURCE, not always there).
             nofile=resource.getrlimit(resource.RLIMIT_NOFILE),
         ))
+        if hc.get("Init"):
+            _resolve_in_path(spec, rootfs)
         tmp = os.path.join(rundir, "config.json.tmp")
         with open(tmp, "w") as f:
             json.dump(spec, f)
@@ -475,6 +476,23 @@ class ContainerService:
             "cgroup_path": spec["linux"]["cgroupsPath"],
             "restart_count": c.restart_count,
         }
+
+    def _init_binary(self, arch: str) -> str:
+        """minke's --init program (minke.containers.init_elf), written once per content."""
+        import hashlib
+
+        from minke.containers.init_elf import build_init
+
+        data = build_init(arch)
+        path = os.path.join(self.config.run_root, "init", "minke-init-" + hashlib.sha256(data).hexdigest()[:12])
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, path)
+        return path
 
     def _default_seccomp(self, caps: list[str]) -> dict | None:
         """Docker's default profile for these capabilities, cached in the run dir: building
@@ -1000,6 +1018,19 @@ class ContainerService:
                 time.sleep(0.1)
         finally:
             f.close()
+
+
+def _resolve_in_path(spec: dict[str, Any], rootfs: str) -> None:
+    """With --init the command is the init's argument and the init does not search PATH:
+    find a bare name in the image's PATH here, as the runtime would for args[0]."""
+    args = spec["process"]["args"]
+    if len(args) < 3 or "/" in args[2]:
+        return
+    path = next((e[5:] for e in spec["process"]["env"] if e.startswith("PATH=")), "")
+    for d in filter(None, path.split(":")):
+        if os.path.lexists(os.path.join(rootfs, d.lstrip("/"), args[2])):
+            args[2] = d.rstrip("/") + "/" + args[2]
+            return
 
 
 def _match_labels(c: Container, labels: list[str]) -> bool:

@@ -372,7 +372,7 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any], inp: SpecInp
         raise InvalidArgument("no command specified")
     if hc.get("Init"):
         if not inp.init_path:
-            raise InvalidArgument("--init needs an init binary on the host (docker-init or tini-static)")
+            raise InvalidArgument("--init needs the init program's host path")
         args = [INIT_PATH_IN_CONTAINER, "--"] + args
 
     hostname = config.get("Hostname") or inp.container_id[:12]

@@ -546,3 +546,21 @@ def test_hello_whale(minke):
     out = minke.ok("run", "--rm", "--hostname", "Willy", "hello-whale")
     assert "Hello from Willy" in out
     assert minke.ids() == []
+
+
+def test_init_reaps_forwards_and_exits_with_the_command(minke):
+    # PID 1 is the init; the command (found in PATH) runs under it and its code is ours.
+    out = minke.ok("run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo")
+    assert out.startswith("/sbin/docker-init -- /bin/sh")
+    r = minke("run", "--rm", "--init", "busybox", "sh", "-c", "exit 6")
+    assert r.returncode == 6
+    # An orphan exits under the init: reaped, no zombie left.
+    out = minke.ok("run", "--rm", "--init", "busybox", "sh", "-c",
+                   "(sleep 0.2 &) ; sleep 0.6; grep -l zombie /proc/[0-9]*/status 2>/dev/null | wc -l")
+    assert out.strip() == "0"
+    # stop's SIGTERM is forwarded: sleep dies at once, no 10 s wait for SIGKILL.
+    minke.ok("run", "-d", "--name", "ini", "--init", "busybox", "sleep", "100")
+    t = time.monotonic()
+    minke.ok("stop", "ini")
+    assert time.monotonic() - t < 5
+    assert minke.inspect("ini")["State"]["ExitCode"] == 143

@@ -270,3 +270,14 @@ def test_privileged_limited_to_engine_caps():
 def test_network_host_shares_the_namespace():
     types = {n["type"] for n in spec_for(hc={"NetworkMode": "host"})["linux"]["namespaces"]}
     assert "network" not in types and "pid" in types
+
+
+def test_init_elf_header():
+    from minke.containers.init_elf import build_init
+    from minke.errors import Unsupported
+
+    elf = build_init("x86_64")
+    assert elf[:4] == b"\x7fELF" and elf[4] == 2 and elf[18] == 0x3E
+    assert len(elf) < 512
+    with pytest.raises(Unsupported, match="--init"):
+        build_init("riscv64")
