@@ -358,6 +358,20 @@ def test_ps_filters_formats_rename_and_conflict(minke):
     assert minke.ids() == []
 
 
+def test_cidfile_and_logs_since(minke, tmp_path):
+    cidfile = tmp_path / "cid"
+    cid = minke.ok("run", "-d", "--cidfile", str(cidfile), "busybox", "sh", "-c", "echo early; sleep 1.2; echo late").strip()
+    assert cidfile.read_text() == cid
+    r = minke("run", "-d", "--cidfile", str(cidfile), "busybox", "true")
+    assert r.returncode == 125 and "container ID file found" in r.stderr
+    assert minke.ok("wait", cid) == "0\n"
+    assert minke.ok("logs", cid) == "early\nlate\n"
+    stamped = dict(reversed(line.split(" ", 1)) for line in minke.ok("logs", "-t", cid).splitlines())
+    assert minke.ok("logs", "--since", stamped["late"], cid) == "late\n"
+    assert minke.ok("logs", "--until", stamped["early"], cid) == "early\n"
+    assert minke.ok("logs", "--since", "10m", cid) == "early\nlate\n"
+
+
 def test_run_detached_start_failure_leaves_created(minke):
     r = minke("run", "-d", "--name", "bad", "busybox", "nosuchcmd")
     assert r.returncode == 127

@@ -82,3 +82,26 @@ def test_ulimit_restart_signal_logopts():
         o.parse_log_opts(["bogus=1"])
     with pytest.raises(InvalidArgument, match="--restart and --rm"):
         o.validate_host_config({"AutoRemove": True, "RestartPolicy": {"Name": "always"}})
+
+
+def test_cli_time_arguments():
+    from minke.cli.containers import _parse_time_arg
+
+    now = 1_000_000.0
+    assert _parse_time_arg("10m", now) == now - 600
+    assert _parse_time_arg("1h30m", now) == now - 5400
+    assert _parse_time_arg("1500.5", now) == 1500.5
+    assert _parse_time_arg("1970-01-01T00:01:00Z", now) == 60
+    assert _parse_time_arg("1970-01-02", now) == 86400
+    assert _parse_time_arg(None, now) is None
+    with pytest.raises(InvalidArgument):
+        _parse_time_arg("yesterday", now)
+
+
+def test_detach_keys():
+    from minke.cli.containers import _detach_keys
+
+    assert _detach_keys("ctrl-p,ctrl-q") == b"\x10\x11"
+    assert _detach_keys("ctrl-a,x") == b"\x01x"
+    with pytest.raises(InvalidArgument):
+        _detach_keys("ctrl-pp")
