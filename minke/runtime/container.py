@@ -432,8 +432,9 @@ class Runtime:
     def pause(self, container_id: str) -> None:
         st = self.load(container_id)
         s = self.status(st)
-        if s not in (RUNNING, CREATED):
-            raise FailedPrecondition("container not running" if s == STOPPED else f"container is {s}")
+        if s != RUNNING:
+            # runc refuses a created container too: its init is not the user's process yet.
+            raise FailedPrecondition("container not running" if s in (STOPPED, CREATED) else f"container is {s}")
         mgr = self._need_cgroups(st)
         mgr.freeze()
         st["paused"] = True

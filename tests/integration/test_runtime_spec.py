@@ -354,3 +354,19 @@ def test_terminal_over_console_socket(rt, tmp_path, rootfs):
     lines = out.decode().split("\r\n")
     assert lines[0].startswith("/dev/pts/") and lines[1] == "33 101", out
     rt("delete", "--force", cid)
+
+
+def test_create_container_and_start_container_hooks(rt, tmp_path, rootfs):
+    out = tmp_path / "out"
+    out.mkdir()
+    cfg = sh("cat /out/start.log")
+    cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind"]})
+    cfg["hooks"] = {
+        # createContainer runs in the container's namespaces before pivot_root: host paths.
+        "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", f"readlink /proc/self/ns/mnt > {out}/create.log"]}],
+        # startContainer runs after pivot_root, so its path is the container's.
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo started > /out/start.log"]}],
+    }
+    p = run(rt, tmp_path, rootfs, cfg)
+    assert p.stdout == "started\n", p.stderr
+    assert (out / "create.log").read_text().strip() != os.readlink("/proc/self/ns/mnt")

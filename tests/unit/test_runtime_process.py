@@ -150,3 +150,23 @@ def test_channel_lines():
     b.close()
     assert a.recv() is None
     a.close()
+
+
+@pytest.mark.parametrize(
+    "line,cls",
+    [
+        ('time="x" level=error msg="container does not exist"', "NotFound"),
+        ("minke-runtime: container with id c already exists", "AlreadyExists"),
+        ('time="x" level=error msg="runc create failed: container with given ID already exists"', "AlreadyExists"),
+        ("minke-runtime: cannot start a container that has stopped", "FailedPrecondition"),
+        ('time="x" level=error msg="container not running"', "FailedPrecondition"),
+        ("minke-runtime: process.args: must be a non-empty list of strings", "InvalidArgument"),
+        ("something odd", "MinkeError"),
+    ],
+)
+def test_command_runtime_maps_errors(line, cls):
+    from minke.runtime.oci import _error, _last_line
+
+    err = _error(_last_line("noise\n" + line + "\n"))
+    assert type(err).__name__ == cls
+    assert "time=" not in err.message and not err.message.startswith("minke-runtime:")
