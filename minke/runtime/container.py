@@ -100,6 +100,38 @@ def _cgroups_path(spec, container_id: str) -> str:
     return p.lstrip("/")
 
 
+# What every container may use whatever its device rules say (runc's AllowedDevices): the
+# default nodes, the console, ptys, and mknod of anything (using it is still checked).
+_DEFAULT_DEVICE_RULES = [
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},  # null
+    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},  # random
+    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},  # full
+    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},  # tty
+    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},  # zero
+    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},  # urandom
+    {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},  # console
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},  # /dev/pts/*
+    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},  # ptmx
+]
+
+
+def with_default_device_rules(resources: dict, devices) -> dict:
+    """The spec's device rules, then the defaults and the spec's own devices allowed.
+
+    Appended after the spec's rules, as runc does, so the common ``deny all`` rule does
+    not take /dev/null away from the container.
+    """
+    if not resources.get("devices"):
+        return resources
+    rules = list(resources["devices"]) + _DEFAULT_DEVICE_RULES
+    for d in devices:
+        if d.type in ("c", "b", "u"):
+            rules.append({"allow": True, "type": "b" if d.type == "b" else "c", "major": d.major, "minor": d.minor, "access": "rwm"})
+    return dict(resources, devices=rules)
+
+
 def wait_gone(pid: int, start_time: int | None, timeout: float = 10.0) -> bool:
     """Poll until ``pid`` (with that start time) is gone or a zombie."""
     deadline = time.monotonic() + timeout
@@ -212,7 +244,7 @@ class Runtime:
             if mgr is not None:
                 mgr.create()
                 if lx.resources:
-                    mgr.set_resources(lx.resources)
+                    mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
             fifo = os.path.join(cdir, "exec.fifo")
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)  # past the umask: the init may no longer be root when it opens it

@@ -370,3 +370,12 @@ def test_create_container_and_start_container_hooks(rt, tmp_path, rootfs):
     p = run(rt, tmp_path, rootfs, cfg)
     assert p.stdout == "started\n", p.stderr
     assert (out / "create.log").read_text().strip() != os.readlink("/proc/self/ns/mnt")
+
+
+def test_deny_all_device_rule_keeps_the_default_devices(rt, tmp_path, rootfs):
+    cfg = sh("echo hi > /dev/null && echo null-ok; head -c 3 /dev/urandom | wc -c; "
+             "mknod /dev/sdx b 8 0 && (head -c 1 /dev/sdx >/dev/null 2>&1 || echo sda-refused)")  # fmt: skip
+    cfg["process"]["capabilities"] = {k: ["CAP_MKNOD"] for k in ("bounding", "effective", "permitted")}
+    cfg["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    p = run(rt, tmp_path, rootfs, cfg)
+    assert p.stdout.split() == ["null-ok", "3", "sda-refused"], p.stderr
