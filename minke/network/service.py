@@ -250,7 +250,7 @@ class NetworkService:
             try:
                 self._ensure_kernel(network, host_locked=True)
             except BaseException:
-                self._remove_kernel(network)
+                self._remove_kernel(network, host_locked=True)
                 self.db.execute("DELETE FROM networks WHERE id = ?", (nid,))
                 raise
         return network
@@ -274,14 +274,18 @@ class NetworkService:
 
         if net.driver != "bridge" or not net.bridge:
             return net
-        if not netlink.link_exists(net.bridge) and not host_locked:
+        tag = net_tag(net.id)
+        ipt = self.iptables
+        if not host_locked:
+            if netlink.link_exists(net.bridge) and ipt.rules_of(tag):
+                return net  # the usual case: nothing to make, no lock to take
+            # Locked: chains are made and removed (by the last network of any store)
+            # under this lock, so a removal can never take a chain we are filling.
             with self._host_lock():
                 return self._ensure_kernel(self._check_free(net), host_locked=True)
         netlink.create_bridge(net.bridge, net.gateway, net.prefixlen, net.mtu)
         netlink.set_interface_conf(net.bridge, "route_localnet", "1")
-        ipt = self.iptables
         ipt.ensure_chains()
-        tag = net_tag(net.id)
         if not ipt.rules_of(tag):
             ipt.add(network_rules(net.bridge, net.subnet, net.internal), tag)
         if not net.internal and netlink.get_sysctl("net.ipv4.ip_forward") != "1":
@@ -304,16 +308,19 @@ class NetworkService:
                         (str(subnet), str(subnet.network_address + 1), net.id))
         return self.get(net.id)
 
-    def _remove_kernel(self, net: Network) -> None:
+    def _remove_kernel(self, net: Network, host_locked: bool = False) -> None:
         from minke.network import netlink
         from minke.network.iptables import net_tag
 
         self._stop_dns(net)
         if net.driver != "bridge" or not net.bridge:
             return
-        self.iptables.remove_tagged(net_tag(net.id))
-        netlink.delete_link(net.bridge)
-        self.iptables.remove_chains_if_empty()
+        from contextlib import nullcontext
+
+        with nullcontext() if host_locked else self._host_lock():
+            self.iptables.remove_tagged(net_tag(net.id))
+            netlink.delete_link(net.bridge)
+            self.iptables.remove_chains_if_empty()
 
     def remove(self, ref: str) -> str:
         net = self.get(ref)

@@ -43,6 +43,7 @@ class Harness:
         self.network_ids: set[str] = set()
         self.container_ids: set[str] = set()
         self.count = 0
+        self.leaked_netns: list[str] = []
 
     def create(self, name: str, **kw):
         self.count += 1
@@ -78,13 +79,20 @@ class Harness:
             if p.poll() is None:
                 p.kill()
             p.wait(5)
-        self.svc.teardown_all()
+        try:
+            self.svc.teardown_all()
+        finally:
+            # Whatever teardown_all raised, no namespace mount may outlive the test.
+            nsdir = os.path.join(self.cfg.run_root, "netns")
+            for name in os.listdir(nsdir) if os.path.isdir(nsdir) else []:
+                if netns.is_netns(os.path.join(nsdir, name)):
+                    netns.delete(os.path.join(nsdir, name))
+                    self.leaked_netns.append(name)
         ipt = Iptables()
         leftover = [r for nid in self.network_ids for r in ipt.rules_of(net_tag(nid))]
         leftover += [r for cid in self.container_ids for r in ipt.rules_of(ctr_tag(cid))]
         links = [name for name in self.links if name and os.path.exists(f"/sys/class/net/{name}")]
-        nsdir = os.path.join(self.cfg.run_root, "netns")
-        ns_left = [n for n in (os.listdir(nsdir) if os.path.isdir(nsdir) else []) if netns.is_netns(os.path.join(nsdir, n))]
+        ns_left = self.leaked_netns
         alive = [pid for pid in self.dns_pids if _alive(pid)]
         self.db.close()
         assert not leftover, leftover
@@ -333,3 +341,21 @@ def test_networks_are_isolated_from_each_other(net):
     # The host still reaches both.
     for ep in (a.endpoints[0], b.endpoints[0]):
         assert subprocess.run([BUSYBOX, "ping", "-c", "1", "-W", "2", ep.ip], capture_output=True).returncode == 0
+
+
+def test_failed_create_leaves_no_bridge_row_or_rule(net):
+    from minke.errors import MinkeError
+    from minke.network.iptables import run_iptables
+
+    def failing(argv):
+        if "-A" in argv and "MINKE-FORWARD" in argv:
+            return 1, "", "iptables: injected failure\n"
+        return run_iptables(argv)
+
+    svc = NetworkService(net.cfg, net.db, iptables=Iptables(failing))
+    bridge = f"mkf{net.sfx}"
+    with pytest.raises(MinkeError, match="injected failure"):
+        svc.create(f"fail{net.sfx}", options={"com.docker.network.bridge.name": bridge})
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
+    assert [n.name for n in net.svc.list()] == ["bridge", "host", "none"] or f"fail{net.sfx}" not in [n.name for n in net.svc.list()]
+    assert not [r for r in Iptables().rules_of("minke:net") if bridge in " ".join(r.args)]
