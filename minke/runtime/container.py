@@ -237,19 +237,14 @@ class Runtime:
             "cgroups_path": _cgroups_path(spec, container_id),
             "config": spec.raw,
         }
-        mgr = None
+        cg: list = []  # the cgroup manager, once _spawn has made it
         init_pid = 0
         try:
-            mgr = _cgroup_manager(st)
-            if mgr is not None:
-                mgr.create()
-                if lx.resources:
-                    mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
             fifo = os.path.join(cdir, "exec.fifo")
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)  # past the umask: the init may no longer be root when it opens it
             fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-            init_pid = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, mgr)
+            init_pid = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, cg)
             os.close(fifo_fd)
             st["pid"] = init_pid
             st["start_time"] = st_mod.proc_start_time(init_pid)
@@ -263,7 +258,7 @@ class Runtime:
                 except ProcessLookupError:
                     pass
                 _reap(init_pid)
-            if mgr is not None:
+            for mgr in cg:
                 try:
                     mgr.destroy(kill=True)
                 except (OSError, MinkeError):
@@ -272,7 +267,7 @@ class Runtime:
             raise
         return st
 
-    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, mgr) -> int:
+    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, cg: list) -> int:
         from minke.runtime import libc
         from minke.runtime.init import Channel, InitConfig, report_error, setup_child
         from minke.runtime.syscalls import LinuxSyscalls
@@ -302,6 +297,16 @@ class Runtime:
         ch = Channel(c2p_r, p2c_w)
         init_pid = 0
         try:
+            # The cgroup is made while the child starts up (two cores do twice the work);
+            # the child waits for "go" before it unshares anything, so it is in the cgroup
+            # before its cgroup namespace is made.
+            mgr = _cgroup_manager(st)
+            if mgr is not None:
+                cg.append(mgr)
+                mgr.create()
+                lx = spec.linux
+                if lx.resources:
+                    mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
             while True:
                 msg = ch.recv()
                 if msg is None:

@@ -134,7 +134,13 @@ def join_namespaces(sys: Syscalls, paths: dict[str, str]) -> None:
 
 def setup_child(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     """The first child: namespaces, then (for a new pid ns) fork the init."""
+    # Load the init's modules now, while the parent makes the cgroup, and before a user
+    # namespace or pivot_root can take the Python library out of reach.
+    import minke.runtime.rootfs  # noqa: F401
+
     spec = cfg.spec
+    assert spec.process is not None
+    preload(spec, spec.process, cfg.seccomp_program is not None)
     lx = spec.linux
     join_namespaces(sys, {ns.type: ns.path for ns in lx.namespaces if ns.path})
     new = [ns.type for ns in lx.namespaces if not ns.path]
@@ -191,8 +197,6 @@ def container_init(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     from minke.runtime.rootfs import RootfsBuilder
 
     spec = cfg.spec
-    assert spec.process is not None
-    preload(spec, spec.process, cfg.seccomp_program is not None)
     # A session of its own (runc does the same): no controlling terminal from the caller,
     # and the right to take the console pty as one (TIOCSCTTY needs a session leader).
     os.setsid()
