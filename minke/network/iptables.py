@@ -136,14 +136,18 @@ class Iptables:
             raise
 
     def rules_of(self, tag: str) -> list[Rule]:
+        """Rules in minke's chains carrying ``tag``: one listing per table."""
         out: list[Rule] = []
-        for table, chain in _CHAINS:
-            rc, text, _ = self.run(("-t", table, "-S", chain))
+        for table in ("nat", "filter"):
+            ours = {c for t, c in _CHAINS if t == table}
+            rc, text, _ = self.run(("-t", table, "-S"))
             if rc != 0:
                 continue
             for line in text.splitlines():
+                if tag not in line:
+                    continue
                 words = shlex.split(line)
-                if len(words) > 2 and words[0] == "-A" and _tag_in(words, tag):
+                if len(words) > 2 and words[0] == "-A" and words[1] in ours and _tag_in(words, tag):
                     out.append(Rule(table, words[1], tuple(words[2:])))
         return out
 

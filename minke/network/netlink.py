@@ -2,9 +2,9 @@
 
 pyroute2 is imported inside the functions: ``minke run --network none|host`` never loads
 it.  Functions act on the caller's network namespace, except ``configure_in_netns``,
-which forks a child that ``setns`` into the target namespace first: ``setns`` moves the
-calling thread, and a namespace switch in the engine's own process would leave every
-later socket it opens in the container's namespace.
+which runs in a short-lived thread that ``setns`` into the target namespace first:
+``setns`` moves only the calling thread, so the engine's other threads (and every socket
+they open later) stay in the host's namespace.
 """
 
 from __future__ import annotations
@@ -107,9 +107,10 @@ def delete_link(name: str) -> bool:
         return True
 
 
-def create_veth(host_name: str, peer_name: str, bridge: str, mtu: int = 1500) -> None:
-    """A veth pair; the host end enslaved to ``bridge`` and up, the peer left for
-    ``move_to_netns``."""
+def create_veth(host_name: str, peer_name: str, bridge: str, mtu: int = 1500, netns_path: str = "") -> None:
+    """A veth pair; the host end enslaved to ``bridge`` and up; the peer moved into the
+    namespace at ``netns_path`` when given (else left for ``move_to_netns``).  One
+    netlink socket for all of it."""
     check_ifname(host_name)
     check_ifname(peer_name)
     with _ipr() as ipr:
@@ -123,6 +124,12 @@ def create_veth(host_name: str, peer_name: str, bridge: str, mtu: int = 1500) ->
             ipr.link("set", index=idx, master=br, mtu=mtu)
             ipr.link("set", index=_index(ipr, peer_name), mtu=mtu)
             ipr.link("set", index=idx, state="up")
+            if netns_path:
+                fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    ipr.link("set", index=_index(ipr, peer_name), net_ns_fd=fd)
+                finally:
+                    os.close(fd)
         except Exception as e:
             try:
                 ipr.link("del", ifname=host_name)
@@ -166,33 +173,40 @@ def _configure_here(cfg: InterfaceConfig | None, loopback: bool) -> None:
             ipr.route("add", dst="0.0.0.0/0", gateway=cfg.gateway, oif=idx)
 
 
-def in_netns(netns_path: str, fn: Any, *args: Any) -> None:
-    """Run ``fn(*args)`` in a forked child inside the namespace; its exception, if any,
-    comes back as a ``MinkeError`` with the message."""
+def in_netns(netns_path: str, fn: Any, *args: Any) -> Any:
+    """Run ``fn(*args)`` inside the namespace and return its result.
+
+    It runs in a new thread that ``setns`` into the namespace and then ends: a network
+    namespace belongs to a thread, not a process (setns(2)), so the caller's own threads
+    stay where they are, and it costs a thread start instead of a fork (4 ms, not 40).
+    Netlink sockets the thread opens are bound to the namespace for their lifetime.
+    """
+    import threading
+
     from minke.runtime import libc
 
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-    r, w = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 0
+    box: dict[str, Any] = {}
+
+    def run() -> None:
         try:
-            os.close(r)
             libc.setns(fd, libc.CLONE_NEWNET)
-            fn(*args)
-        except BaseException as e:  # noqa: BLE001 - reported to the parent
-            os.write(w, (str(e) or type(e).__name__).encode()[:4000])
-            code = 1
-        os._exit(code)
-    os.close(fd)
-    os.close(w)
-    msg = b""
-    while chunk := os.read(r, 4096):
-        msg += chunk
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise MinkeError(f"cannot configure network namespace {netns_path}: {msg.decode(errors='replace') or 'child failed'}")
+            box["result"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+
+    try:
+        t = threading.Thread(target=run, name="minke-netns", daemon=True)
+        t.start()
+        t.join()
+    finally:
+        os.close(fd)
+    if "error" in box:
+        e = box["error"]
+        if isinstance(e, MinkeError):
+            raise e
+        raise MinkeError(f"cannot configure network namespace {netns_path}: {e}") from None
+    return box.get("result")
 
 
 def configure_in_netns(netns_path: str, cfg: InterfaceConfig | None, loopback: bool = True) -> None:

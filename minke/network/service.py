@@ -428,10 +428,9 @@ class NetworkService:
                                                         requested=ip, name=name, aliases=tuple(aliases), mac=mac)
             try:
                 netlink.delete_link(host_veth)  # a leftover of a crash
-                netlink.create_veth(host_veth, peer, net.bridge or "", net.mtu)
                 self.db.execute("UPDATE endpoints SET host_veth = ? WHERE network_id = ? AND container_id = ?",
                                 (host_veth, net.id, container_id))
-                netlink.move_to_netns(peer, netns_path)
+                netlink.create_veth(host_veth, peer, net.bridge or "", net.mtu, netns_path)
                 netlink.configure_in_netns(netns_path, netlink.InterfaceConfig(
                     ifname=peer, name=ifname, address=got_ip, prefixlen=net.prefixlen,
                     gateway=net.gateway if ifname == "eth0" else "", mac=got_mac, mtu=net.mtu))

@@ -31,6 +31,8 @@ class FakeIptables:
         if argv[:1] == ["-t"]:
             table, argv = argv[1], argv[2:]
         op, chain, rest = argv[0], argv[1] if len(argv) > 1 else "", argv[2:]
+        if op == "-S" and not chain:  # every chain of the table
+            return 0, "".join(f"-A {c} {r}\n" for c, rules in self.chains[table].items() for r in rules), ""
         if op == "-n":  # -n -L CHAIN
             op, chain = "-L", argv[2]
         chains = self.chains[table]
