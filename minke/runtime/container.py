@@ -498,8 +498,21 @@ class Runtime:
     # -- run -----------------------------------------------------------------------------
 
     def run(self, container_id: str, bundle: str, *, pid_file=None, console_socket=None, detach=False) -> int:
-        """create + start, then (unless detached) wait, delete and return the exit code."""
-        st = self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket)
+        """create + start, then (unless detached) wait, delete and return the exit code.
+
+        In the foreground a terminal container with no --console-socket gets its pty from
+        us, and we copy between it and our own stdio, as ``runc run`` does.
+        """
+        console = None
+        if not detach and not console_socket and _wants_terminal(bundle):
+            console = _ConsoleServer()
+            console_socket = console.path
+        try:
+            st = self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket)
+            master = console.receive() if console is not None else None
+        finally:
+            if console is not None:
+                console.close()
         try:
             self.start(container_id)
         except BaseException:
@@ -508,10 +521,105 @@ class Runtime:
         if detach:
             return 0
         try:
+            if master is not None:
+                _proxy_terminal(master)
             code = wait_child(st["pid"])
         finally:
             self.delete(container_id, force=True)
         return code
+
+
+def _wants_terminal(bundle: str) -> bool:
+    import json
+
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            proc = json.load(f).get("process") or {}
+    except (OSError, ValueError, AttributeError):
+        return False  # create reports it properly
+    return proc.get("terminal") is True
+
+
+class _ConsoleServer:
+    """A private console socket: the init connects and sends its pty master here.
+
+    The init connects during ``create``; the listen backlog holds the connection and the
+    socket buffer the fd, so we accept only after create has returned.
+    """
+
+    def __init__(self) -> None:
+        import socket
+        import tempfile
+
+        self._dir = tempfile.mkdtemp(prefix="minke-console-")
+        self.path = os.path.join(self._dir, "console.sock")
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(self.path)
+        self._sock.listen(1)
+
+    def receive(self) -> int:
+        import socket
+
+        conn, _ = self._sock.accept()
+        with conn:
+            _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        if not fds:
+            raise MinkeError("container init sent no terminal")
+        return fds[0]
+
+    def close(self) -> None:
+        self._sock.close()
+        try:
+            os.unlink(self.path)
+            os.rmdir(self._dir)
+        except OSError:
+            pass
+
+
+def _proxy_terminal(master: int) -> None:
+    """Copy our stdin to the pty and the pty to our stdout until the container closes it.
+
+    Our terminal (if stdin is one) goes raw meanwhile, so keys reach the container as
+    typed, and the container's window size starts as ours.
+    """
+    import select
+    import termios
+    import tty
+
+    saved = None
+    if os.isatty(0):
+        try:
+            import fcntl
+            import struct
+
+            size = fcntl.ioctl(0, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+            saved = termios.tcgetattr(0)
+            tty.setraw(0)
+        except OSError:
+            saved = None
+    readers = [master, 0]
+    try:
+        while master in readers:
+            ready, _, _ = select.select(readers, [], [])
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every slave fd is closed, the container is gone
+                    data = b""
+                if not data:
+                    break
+                os.write(1, data)
+            if 0 in ready:
+                data = os.read(0, 65536)
+                if not data:
+                    readers.remove(0)  # our stdin ended; the container keeps running
+                else:
+                    os.write(master, data)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
 
 
 def wait_child(pid: int) -> int:
