@@ -211,3 +211,14 @@ def store_hash(root: str) -> str:
 @pytest.fixture(name="store_hash")
 def store_hash_fixture() -> Callable[[str], str]:
     return store_hash
+
+
+@pytest.fixture(autouse=True)
+def _no_docker_hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach the internet: docker.io is a blocked registry for every test
+    (tests that need a registry start their own on loopback and set their own config)."""
+    cfg = tmp_path_factory.getbasetemp() / "etc-minke-blocked"
+    if not cfg.exists():
+        cfg.mkdir(exist_ok=True)
+        (cfg / "registries.json").write_text('{"blocked-registries": ["docker.io"]}\n')
+    monkeypatch.setenv("MINKE_CONFIG_DIR", str(cfg))

@@ -85,6 +85,10 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p._optionals.conflict_handler = "resolve"  # argparse copies it into the group at init
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("--pull", default="missing", choices=["missing", "always", "never"],
+                   help="pull image before running (default missing)")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the pull output")
+    p.add_argument("--platform", default=None, help="set platform if server is multi-platform capable")
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("--name", help="assign a name to the container")
@@ -202,16 +206,29 @@ def _image_missing_line(ref: str) -> str:
     return f"Unable to find image '{shown}' locally\n"
 
 
+def _ensure_image(ctx, args) -> None:
+    """Docker's --pull: missing (pull when absent), always, never."""
+    from minke.errors import NotFound as _NotFound
+
+    if args.pull == "always":
+        ctx.engine.registry.pull(args.image, out=ctx.err, quiet=args.quiet, platform=args.platform)
+        return
+    try:
+        ctx.engine.images.get(args.image)
+        return
+    except _NotFound:
+        if args.pull == "never":
+            raise
+    ctx.err.write(_image_missing_line(args.image))
+    ctx.engine.registry.pull(args.image, out=ctx.err, quiet=args.quiet, platform=args.platform)
+
+
 def _create(ctx, args) -> Any:
+    _ensure_image(ctx, args)
     config, hc = _build_request(args, ctx)
     if args.cidfile and os.path.exists(args.cidfile):
         raise InvalidArgument(f"container ID file found, make sure the other container isn't running or delete {args.cidfile}")
-    try:
-        c = ctx.engine.containers.create(config, hc, name=args.name)
-    except NotFound as e:
-        if "container" not in str(e).lower():
-            ctx.err.write(_image_missing_line(args.image))
-        raise
+    c = ctx.engine.containers.create(config, hc, name=args.name)
     if args.cidfile:
         with open(args.cidfile, "w") as f:
             f.write(c.id)

@@ -3,7 +3,9 @@
 Configuration uses Docker's ``daemon.json`` key names so a user can copy theirs:
 ``registry-mirrors`` (mirrors of docker.io, tried in order before docker.io itself),
 ``insecure-registries`` (plain HTTP allowed, TLS not verified; hosts or CIDRs),
-``max-concurrent-downloads`` (default 3) and ``max-concurrent-uploads`` (default 5).
+``max-concurrent-downloads`` (default 3) and ``max-concurrent-uploads`` (default 5);
+and, like Podman's ``blocked`` registries, ``blocked-registries``: hosts minke must never
+contact (the test suite blocks docker.io so no test can reach the internet).
 Read from ``<config_dir>/registries.json`` then ``~/.config/minke/registries.json``
 (later files win key by key).  As in Docker, loopback registries (localhost, 127.0.0.0/8,
 ::1) are insecure without being listed.
@@ -37,6 +39,7 @@ class RegistryConfig:
     insecure: tuple[str, ...] = ()
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    blocked: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +64,7 @@ class RegistryConfig:
                 insecure=tuple(str(h) for h in merged.get("insecure-registries", ())),
                 max_concurrent_downloads=int(merged.get("max-concurrent-downloads", 3)),
                 max_concurrent_uploads=int(merged.get("max-concurrent-uploads", 5)),
+                blocked=tuple(str(h) for h in merged.get("blocked-registries", ())),
             )
         except (TypeError, ValueError) as e:
             raise InvalidArgument(f"invalid registry config: {e}") from None
@@ -89,6 +93,10 @@ class RegistryConfig:
 
     def endpoints(self, host: str, *, tls_verify: bool = True) -> list[Endpoint]:
         """The endpoints to try, in order, for a registry host from a reference."""
+        if host in self.blocked:
+            from minke.errors import PermissionDenied
+
+            raise PermissionDenied(f"registry {host} is blocked by the registry configuration")
         out: list[Endpoint] = []
         if host == DOCKER_HUB:
             for m in self.mirrors:

@@ -38,13 +38,14 @@ class RegistryService:
         from minke.oci.reference import parse_reference
         from minke.registry.progress import Progress
 
+        given = parse_reference(ref_text, default_tag=False)
         ref = parse_reference(ref_text)
         plat = parse_platform(platform) if platform else None
         progress = Progress(out, quiet=quiet)
         cfg = self.registry_config()
         creds = self.credentials()
         if all_tags:
-            if ref.digest or (ref_text.rsplit("/", 1)[-1].count(":") and not ref_text.endswith(":latest")):
+            if given.tag or given.digest:
                 raise InvalidArgument("tag can't be used with --all-tags/-a")
             from minke.registry.client import RegistryClient
 

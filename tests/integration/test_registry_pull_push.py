@@ -207,3 +207,31 @@ def test_multi_platform_index_chooses_the_host_platform_or_the_asked_one(minke, 
     assert minke("image", "inspect", "-f", "{{.Architecture}}", name).out.strip() == "s390x"
     r = minke("pull", "--platform", "linux/mips64", name)
     assert r.code == 1 and "no matching manifest for linux/mips64" in r.err, r
+
+
+def test_pull_all_tags(minke, busybox_image, registry):
+    for tag in ("a", "b"):
+        assert minke("tag", "busybox", f"{registry.host}/all/bb:{tag}").code == 0
+        assert minke("push", f"{registry.host}/all/bb:{tag}").code == 0
+    assert minke("rmi", f"{registry.host}/all/bb:a", f"{registry.host}/all/bb:b").code == 0
+    r = minke("pull", "-a", f"{registry.host}/all/bb")
+    assert r.code == 0, r
+    for tag in ("a", "b"):
+        assert image_id(minke, f"{registry.host}/all/bb:{tag}") == busybox_image
+    r = minke("pull", "-a", f"{registry.host}/all/bb:a")
+    assert r.code == 1 and "tag can't be used with --all-tags/-a" in r.err, r
+
+
+def test_run_pulls_what_is_missing(minke, busybox_image, registry):
+    name = f"{registry.host}/run/bb:1"
+    minke("tag", "busybox", name)
+    assert minke("push", name).code == 0
+    assert minke("rmi", name).code == 0
+    r = minke("run", "--rm", "--pull", "never", name, "true")
+    assert r.code == 125, r
+    r = minke("run", "--rm", name, "echo", "pulled")
+    assert r.code == 0, r
+    assert r.out == "pulled\n"
+    assert f"Unable to find image '{name}' locally" in r.err and "Pull complete" in r.err
+    r = minke("run", "--rm", "-q", "--pull", "always", name, "true")
+    assert r.code == 0 and "Pull complete" not in r.err, r

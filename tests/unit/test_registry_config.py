@@ -108,3 +108,12 @@ def test_progress_plain_lines_and_quiet():
     q = io.StringIO()
     Progress(q, quiet=True).layer("sha256:" + "a" * 64, "Pull complete")
     assert q.getvalue() == ""
+
+
+def test_blocked_registries_are_never_contacted():
+    from minke.errors import PermissionDenied
+
+    cfg = RegistryConfig(blocked=("docker.io",), mirrors=("http://127.0.0.1:1",))
+    with pytest.raises(PermissionDenied, match="registry docker.io is blocked"):
+        cfg.endpoints("docker.io")
+    assert cfg.endpoints("localhost:5000")
