@@ -201,3 +201,62 @@ def port_lines(cn: ContainerNetwork) -> list[str]:
         for p in ep.ports:
             out.append(f"{p.container_port}/{p.protocol} -> {p.host_ip}:{p.host_port}")
     return out
+
+
+# --- the start/stop hooks, for ContainerService ----------------------------------------------------
+
+
+def start_hook(networks: Callable[[], Any], *, container_id: str, name: str, hostname: str,
+               host_config: dict[str, Any], spec: dict[str, Any], container_dir: str,
+               networking_config: dict[str, Any] | None = None, exposed_ports: dict[str, Any] | None = None,
+               netns_of: Callable[[str], str] | None = None, host_resolv: str | None = None) -> ContainerNetwork:
+    """Everything ``start`` needs, in one call: plan the networks from HostConfig, set
+    them up (bridge modes only: ``networks()`` is not even called for none/host), point
+    the spec's network namespace at the result, and write the container's resolv.conf and
+    hosts into ``container_dir`` (the files the spec bind-mounts).  Undone on failure.
+
+    ``netns_of(ref)`` gives the netns path of another container for ``container:REF``
+    (``/proc/PID/ns/net`` of its init).
+    """
+    import os
+
+    hc = host_config or {}
+    atts, ports = plan(hc, networking_config, exposed_ports)
+    if netns_of is not None:
+        atts = resolve_container_mode(atts, netns_of)
+    elif atts[0].network.startswith("container:") and not atts[0].network.split(":", 1)[1].startswith("/"):
+        raise InvalidArgument(f"network mode {atts[0].network} needs the other container's namespace")
+    svc = networks() if needs_service(atts) else None
+    cn = svc.setup(container_id, name, atts, ports) if svc is not None else static_network(atts)
+    try:
+        apply_to_spec(spec, cn)
+        if host_resolv is None:
+            try:
+                with open("/etc/resolv.conf") as f:
+                    host_resolv = f.read()
+            except OSError:
+                host_resolv = ""
+        files = {
+            "resolv.conf": resolv_conf_text(host_resolv, cn, hc.get("Dns") or None,
+                                            hc.get("DnsSearch") if hc.get("DnsSearch") else None,
+                                            hc.get("DnsOptions") if hc.get("DnsOptions") else None),
+            "hosts": hosts_text(hostname, cn, list(hc.get("ExtraHosts") or [])),
+        }
+        for fname, text in files.items():
+            tmp = os.path.join(container_dir, f".{fname}.tmp")
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, os.path.join(container_dir, fname))
+    except BaseException:
+        if svc is not None:
+            svc.teardown(container_id)
+        raise
+    return cn
+
+
+def stop_hook(networks: Callable[[], Any], container_id: str, host_config: dict[str, Any] | None = None) -> None:
+    """After the container's last exit (no restart follows) and in ``rm``: remove its
+    ports, veths, addresses and netns.  Idempotent; a no-op for none/host containers."""
+    atts, _ = plan(host_config or {})
+    if needs_service(atts):
+        networks().teardown(container_id)

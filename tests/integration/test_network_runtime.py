@@ -107,3 +107,38 @@ def test_none_and_host_modes(rt, rootfs, tmp_path):
     seen = {line.split(":")[1].strip().split("@")[0] for line in host.stdout.splitlines()}
     # Other tests may add links meanwhile: the host's own stable ones must be there.
     assert {"lo", "eth0"} <= seen and seen <= set(os.listdir("/sys/class/net")) | seen
+
+
+def test_start_and_stop_hooks(net, rt, rootfs, tmp_path):
+    from minke.network.container import start_hook, stop_hook
+
+    n = net.create("hook")
+    called = []
+
+    def networks():
+        called.append(1)
+        return net.svc
+
+    d = tmp_path / "cdir"
+    d.mkdir()
+    spec = default_config(["sh", "-c", "cat /etc/resolv.conf /etc/hosts; ip -o -4 addr show eth0"])
+    none = start_hook(networks, container_id="n" * 64, name="quiet", hostname="quiet", host_config={"NetworkMode": "none"},
+                      spec=spec, container_dir=str(d), host_resolv="nameserver 192.0.2.1\n")
+    assert none.mode == "none" and not called
+    cid = "h" * 64
+    net.container_ids.add(cid)
+    cn = start_hook(networks, container_id=cid, name="hooked", hostname="hooked",
+                    host_config={"NetworkMode": n.name, "ExtraHosts": ["db:192.0.2.5"], "DnsSearch": ["corp.example"]},
+                    networking_config={"EndpointsConfig": {n.name: {"Aliases": ["hk"]}}},
+                    spec=spec, container_dir=str(d), host_resolv="nameserver 192.0.2.1\n")
+    net.links.add(cn.endpoints[0].host_veth)
+    for fname in ("resolv.conf", "hosts"):
+        spec["mounts"].append({"destination": f"/etc/{fname}", "type": "bind", "source": str(d / fname), "options": ["rbind", "ro"]})
+    r = rt.run(write_bundle(str(tmp_path / "hooked"), rootfs, spec))
+    assert r.returncode == 0, r.stderr
+    assert f"nameserver {n.gateway}\nsearch corp.example\n" in r.stdout
+    assert "192.0.2.5\tdb\n" in r.stdout and f"{cn.endpoints[0].ip}\thooked\n" in r.stdout
+    assert f"inet {cn.endpoints[0].ip}/{n.prefixlen}" in r.stdout
+    stop_hook(networks, cid, {"NetworkMode": n.name})
+    assert not os.path.exists(f"/sys/class/net/{cn.endpoints[0].host_veth}") and not os.path.exists(cn.netns_path)
+    stop_hook(networks, cid, {"NetworkMode": n.name})  # idempotent

@@ -101,3 +101,20 @@ def test_prepare_bind(svc, tmp_path):
     assert target.is_dir() and m[0]["source"] == str(target)
     with pytest.raises(InvalidArgument):
         svc.prepare([parse_mount(f"type=bind,src={tmp_path}/missing,dst=/d")], str(tmp_path))
+
+
+def test_create_and_start_hooks(svc, tmp_path):
+    from minke.volumes.container import create_hook, start_hook
+
+    hc = create_hook(svc, {"Binds": ["data:/srv/data", "/tmp:/srv"], "Tmpfs": {"/run": ""}}, {"/var/cache": {}})
+    assert hc["Binds"] is None and hc["Tmpfs"] == {"/run": ""}
+    assert [(m["Type"], m["Target"]) for m in hc["Mounts"]] == [("volume", "/srv/data"), ("bind", "/srv"), ("volume", "/var/cache")]
+    anon = hc["Mounts"][2]["Source"]
+    assert svc.get(anon).anonymous and svc.users("data") == []
+    spec = {"mounts": [{"destination": "/proc"}, {"destination": "/etc/hosts"}, {"destination": "/srv", "type": "bind"},
+                       {"destination": "/var/cache", "type": "tmpfs"}]}
+    added = start_hook(svc, hc, str(tmp_path), spec)
+    assert [m["destination"] for m in spec["mounts"]] == ["/proc", "/etc/hosts", "/srv", "/srv/data", "/var/cache"]
+    assert spec["mounts"][4] == added[1] and added[1]["source"] == svc.get(anon).mountpoint
+    with pytest.raises(InvalidArgument):
+        create_hook(svc, {"Binds": ["a1:/x"], "Mounts": [{"Type": "bind", "Source": "/tmp", "Target": "/x"}]})
