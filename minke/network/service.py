@@ -326,6 +326,7 @@ class NetworkService:
         net = self.get(ref)
         if net.name in PREDEFINED:
             raise Conflict(f"{net.name} is a pre-defined network and cannot be removed")
+        self.release_dead(net.id)
         with self._lock(net.id):
             n = self.db.query_one("SELECT COUNT(*) FROM endpoints WHERE network_id = ?", (net.id,))[0]
             if n:
@@ -335,7 +336,19 @@ class NetworkService:
             self.db.execute("DELETE FROM networks WHERE id = ?", (net.id,))
         return net.name
 
+    def release_dead(self, network_id: str | None = None) -> list[Endpoint]:
+        """Release endpoints whose host veth is gone: the namespace at its other end
+        died (a container joined by /proc/PID/ns/net exited, or the host rebooted), so the
+        endpoint carries nothing and its address and name must be free again."""
+        from minke.network import netlink
+
+        dead = [ep for ep in self.endpoints(network_id) if ep.host_veth and not netlink.link_exists(ep.host_veth)]
+        for ep in dead:
+            self.disconnect(ep.network_id, ep.container_id, force=True)
+        return dead
+
     def prune(self, labels: list[str] | None = None) -> list[str]:
+        self.release_dead()
         out = []
         for net in self.list():
             if net.name in PREDEFINED or self.endpoints(net.id):
@@ -422,6 +435,7 @@ class NetworkService:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
         host_veth, peer = _veth_names(container_id, net.id)
         ifname = f"eth{len(self.endpoints(container_id=container_id))}"
+        self.release_dead(net.id)
         with self._lock(net.id):
             net = self._ensure_kernel(self.get(net.id))
             got_ip, got_mac, _ = Ipam(self.db).allocate(Pool(net.id, net.subnet, net.gateway, net.ip_range), container_id,
