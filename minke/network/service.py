@@ -433,6 +433,13 @@ class NetworkService:
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
         if aliases and not net.dns:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
+        from minke.network import netns
+
+        try:
+            if netns.same(netns_path, "/proc/self/ns/net"):
+                raise InvalidArgument("container sharing the host's network namespace cannot be connected to a network")
+        except FileNotFoundError:
+            raise NotFound(f"network namespace {netns_path} not found: is the container running?") from None
         host_veth, peer = _veth_names(container_id, net.id)
         ifname = f"eth{len(self.endpoints(container_id=container_id))}"
         self.release_dead(net.id)
@@ -452,9 +459,7 @@ class NetworkService:
                     self._ensure_dns(net)
             except BaseException:
                 netlink.delete_link(host_veth)
-                from minke.network.ipam import Ipam as _I
-
-                _I(self.db).release(net.id, container_id)
+                Ipam(self.db).release(net.id, container_id)
                 if net.dns and not self.endpoints(net.id):
                     self._stop_dns(self.get(net.id))
                 raise

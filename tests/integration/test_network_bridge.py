@@ -359,3 +359,12 @@ def test_failed_create_leaves_no_bridge_row_or_rule(net):
     assert not os.path.exists(f"/sys/class/net/{bridge}")
     assert [n.name for n in net.svc.list()] == ["bridge", "host", "none"] or f"fail{net.sfx}" not in [n.name for n in net.svc.list()]
     assert not [r for r in Iptables().rules_of("minke:net") if bridge in " ".join(r.args)]
+
+
+def test_host_namespace_is_never_configured(net):
+    n = net.create("hostns")
+    with pytest.raises(InvalidArgument, match="host's network namespace"):
+        net.svc.connect(n.name, "f" * 64, f"/proc/{os.getpid()}/ns/net")
+    with pytest.raises(NotFound):
+        net.svc.connect(n.name, "f" * 64, "/proc/999999999/ns/net")
+    assert net.svc.endpoints(n.id) == []
