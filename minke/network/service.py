@@ -90,17 +90,17 @@ def _veth_names(container_id: str, network_id: str) -> tuple[str, str]:
     return "vm" + h, "vp" + h
 
 
-def _proc_start(pid: int) -> int:
-    from minke.containers.monitor import proc_start_time
-
-    return proc_start_time(pid) if pid > 0 else 0
-
 
 class NetworkService:
-    def __init__(self, config: Any, db: Any, *, iptables: Any = None) -> None:
+    def __init__(self, config: Any, db: Any, *, iptables: Any = None, kernel: Any = None) -> None:
         self.config = config
         self.db = db
         self._iptables = iptables
+        if kernel is None:
+            from minke.network.host import HostKernel
+
+            kernel = HostKernel()
+        self.kernel = kernel
 
     # --- small helpers --------------------------------------------------------------------
     @property
@@ -197,7 +197,7 @@ class NetworkService:
                internal: bool = False, labels: dict[str, str] | None = None, options: dict[str, str] | None = None,
                check_duplicate: bool = True) -> Network:
         from minke.network.ipam import check_pool
-        from minke.network.netlink import check_ifname, link_exists
+        from minke.network.netlink import check_ifname
         from minke.network.subnets import Net, host_networks, overlaps
 
         self.ensure_predefined()
@@ -230,7 +230,7 @@ class NetworkService:
             with self.db.transaction():
                 if self.db.query_one("SELECT 1 FROM networks WHERE name = ?", (name,)) is not None:
                     raise AlreadyExists(f"network with name {name} already exists")
-                if self.db.query_one("SELECT 1 FROM networks WHERE bridge = ?", (bridge,)) is not None or link_exists(bridge):
+                if self.db.query_one("SELECT 1 FROM networks WHERE bridge = ?", (bridge,)) is not None or self.kernel.link_exists(bridge):
                     raise AlreadyExists(f"bridge name {bridge} is already in use")
                 mine = [Net(r["subnet"]) for r in self.db.query("SELECT subnet FROM networks WHERE subnet != ''")]
                 if pool is None:
@@ -260,16 +260,18 @@ class NetworkService:
         --run-root moves, since every store on the host shares one routing table."""
         from minke.store.locks import FileLock
 
-        d = "/run/lock" if os.path.isdir("/run/lock") else self.config.run_root
-        os.makedirs(d, exist_ok=True)
-        return FileLock(os.path.join(d, "minke-network.lock"))
+        path = "/run/lock/minke-network.lock"
+        if not os.access(path if os.path.exists(path) else os.path.dirname(path), os.R_OK | os.W_OK):
+            # Not root (unit tests on fakes): nothing host-wide is touched anyway.
+            os.makedirs(self.config.run_root, exist_ok=True)
+            path = os.path.join(self.config.run_root, "minke-network.lock")
+        return FileLock(path)
 
     def _ensure_kernel(self, net: Network, host_locked: bool = False) -> Network:
         """The bridge, its address, route_localnet, ip_forward and the network's rules;
         nothing is done twice.  A bridge that is missing (first use of the default
         network, or after a reboot) is made under the host lock, after checking that its
         subnet is still free; the default network moves to a free one if not."""
-        from minke.network import netlink
         from minke.network.iptables import net_tag, network_rules
 
         if net.driver != "bridge" or not net.bridge:
@@ -277,26 +279,25 @@ class NetworkService:
         tag = net_tag(net.id)
         ipt = self.iptables
         if not host_locked:
-            if netlink.link_exists(net.bridge) and ipt.rules_of(tag):
+            if self.kernel.link_exists(net.bridge) and ipt.rules_of(tag):
                 return net  # the usual case: nothing to make, no lock to take
             # Locked: chains are made and removed (by the last network of any store)
             # under this lock, so a removal can never take a chain we are filling.
             with self._host_lock():
                 return self._ensure_kernel(self._check_free(net), host_locked=True)
-        netlink.create_bridge(net.bridge, net.gateway, net.prefixlen, net.mtu)
-        netlink.set_interface_conf(net.bridge, "route_localnet", "1")
+        self.kernel.create_bridge(net.bridge, net.gateway, net.prefixlen, net.mtu)
+        self.kernel.set_interface_conf(net.bridge, "route_localnet", "1")
         ipt.ensure_chains()
         if not ipt.rules_of(tag):
             ipt.add(network_rules(net.bridge, net.subnet, net.internal), tag)
-        if not net.internal and netlink.get_sysctl("net.ipv4.ip_forward") != "1":
-            netlink.set_sysctl("net.ipv4.ip_forward", "1")
+        if not net.internal and self.kernel.get_sysctl("net.ipv4.ip_forward") != "1":
+            self.kernel.set_sysctl("net.ipv4.ip_forward", "1")
         return net
 
     def _check_free(self, net: Network) -> Network:
-        from minke.network import netlink
         from minke.network.subnets import Net, host_networks, overlaps
 
-        if netlink.link_exists(net.bridge or ""):
+        if self.kernel.link_exists(net.bridge or ""):
             return net
         clash = overlaps(Net(net.subnet), host_networks())
         if clash is None:
@@ -309,7 +310,6 @@ class NetworkService:
         return self.get(net.id)
 
     def _remove_kernel(self, net: Network, host_locked: bool = False) -> None:
-        from minke.network import netlink
         from minke.network.iptables import net_tag
 
         self._stop_dns(net)
@@ -319,7 +319,7 @@ class NetworkService:
 
         with nullcontext() if host_locked else self._host_lock():
             self.iptables.remove_tagged(net_tag(net.id))
-            netlink.delete_link(net.bridge)
+            self.kernel.delete_link(net.bridge)
             self.iptables.remove_chains_if_empty()
 
     def remove(self, ref: str) -> str:
@@ -340,9 +340,8 @@ class NetworkService:
         """Release endpoints whose host veth is gone: the namespace at its other end
         died (a container joined by /proc/PID/ns/net exited, or the host rebooted), so the
         endpoint carries nothing and its address and name must be free again."""
-        from minke.network import netlink
 
-        dead = [ep for ep in self.endpoints(network_id) if ep.host_veth and not netlink.link_exists(ep.host_veth)]
+        dead = [ep for ep in self.endpoints(network_id) if ep.host_veth and not self.kernel.link_exists(ep.host_veth)]
         for ep in dead:
             self.disconnect(ep.network_id, ep.container_id, force=True)
         return dead
@@ -370,10 +369,8 @@ class NetworkService:
             self._remove_kernel(net)
         d = os.path.join(self.config.run_root, "netns")
         if os.path.isdir(d):
-            from minke.network import netns
-
             for name in os.listdir(d):
-                netns.delete(os.path.join(d, name))
+                self.kernel.netns_delete(os.path.join(d, name))
 
     # --- inspect --------------------------------------------------------------------------
     def inspect(self, ref: str) -> dict[str, Any]:
@@ -433,10 +430,9 @@ class NetworkService:
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
         if aliases and not net.dns:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
-        from minke.network import netns
 
         try:
-            if netns.same(netns_path, "/proc/self/ns/net"):
+            if self.kernel.is_host_netns(netns_path):
                 raise InvalidArgument("container sharing the host's network namespace cannot be connected to a network")
         except FileNotFoundError:
             raise NotFound(f"network namespace {netns_path} not found: is the container running?") from None
@@ -448,17 +444,17 @@ class NetworkService:
             got_ip, got_mac, _ = Ipam(self.db).allocate(Pool(net.id, net.subnet, net.gateway, net.ip_range), container_id,
                                                         requested=ip, name=name, aliases=tuple(aliases), mac=mac)
             try:
-                netlink.delete_link(host_veth)  # a leftover of a crash
+                self.kernel.delete_link(host_veth)  # a leftover of a crash
                 self.db.execute("UPDATE endpoints SET host_veth = ? WHERE network_id = ? AND container_id = ?",
                                 (host_veth, net.id, container_id))
-                netlink.create_veth(host_veth, peer, net.bridge or "", net.mtu, netns_path)
-                netlink.configure_in_netns(netns_path, netlink.InterfaceConfig(
+                self.kernel.create_veth(host_veth, peer, net.bridge or "", net.mtu, netns_path)
+                self.kernel.configure_in_netns(netns_path, netlink.InterfaceConfig(
                     ifname=peer, name=ifname, address=got_ip, prefixlen=net.prefixlen,
                     gateway=net.gateway if ifname == "eth0" else "", mac=got_mac, mtu=net.mtu))
                 if net.dns:
                     self._ensure_dns(net)
             except BaseException:
-                netlink.delete_link(host_veth)
+                self.kernel.delete_link(host_veth)
                 Ipam(self.db).release(net.id, container_id)
                 if net.dns and not self.endpoints(net.id):
                     self._stop_dns(self.get(net.id))
@@ -468,7 +464,6 @@ class NetworkService:
     def disconnect(self, ref: str, container_id: str, *, force: bool = False) -> None:
         """Remove the container's endpoint: its published ports, veth, address; the
         resolver when it was the last on the network."""
-        from minke.network import netlink
         from minke.network.iptables import ctr_tag
 
         net = self.get(ref)
@@ -482,7 +477,7 @@ class NetworkService:
             if ep.ports:
                 self.iptables.remove_tagged(ctr_tag(container_id) + ":" + net.id[:12])
             if ep.host_veth:
-                netlink.delete_link(ep.host_veth)
+                self.kernel.delete_link(ep.host_veth)
             self.db.execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?", (net.id, container_id))
             if net.dns and not self.endpoints(net.id):
                 self._stop_dns(self.get(net.id))
@@ -526,7 +521,6 @@ class NetworkService:
         be ``none``, ``host``, ``container:<netns path>`` (the caller resolves the other
         container to its /proc/PID/ns/net) or a bridge network (``default`` = ``bridge``).
         With a bridge network, a kept netns is created (or ``netns_path`` joined)."""
-        from minke.network import netns
 
         if not attachments:
             attachments = [Attachment("bridge")]
@@ -550,8 +544,8 @@ class NetworkService:
         made = False
         if netns_path is None:
             if os.path.exists(path):
-                netns.delete(path)
-            netns.create(path)
+                self.kernel.netns_delete(path)
+            self.kernel.netns_create(path)
             made = True
         eps: list[Endpoint] = []
         try:
@@ -562,9 +556,8 @@ class NetworkService:
                     ep = Endpoint(**{**ep.__dict__, "ports": pub})
                 eps.append(ep)
             if not eps:
-                from minke.network import netlink
 
-                netlink.configure_in_netns(path, None)
+                self.kernel.configure_in_netns(path, None)
         except BaseException:
             self.teardown(container_id, delete_netns=made)
             raise
@@ -573,60 +566,40 @@ class NetworkService:
 
     def current(self, container_id: str) -> ContainerNetwork | None:
         """The container's bridge networking when it is set up (netns kept, endpoints)."""
-        from minke.network import netns
 
         path = self.netns_path(container_id)
         eps = tuple(self.endpoints(container_id=container_id))
-        if not eps or not netns.is_netns(path):
+        if not eps or not self.kernel.netns_exists(path):
             return None
         return ContainerNetwork("bridge", path, eps, tuple([eps[0].gateway] if eps[0].dns else []))
 
     def teardown(self, container_id: str, delete_netns: bool = True) -> None:
         """Undo ``setup``: idempotent, so a monitor, ``rm`` and a crash recovery may all call it."""
-        from minke.network import netns
 
         # disconnect removes an endpoint's rules before its row, so no rule outlives it.
         for ep in self.endpoints(container_id=container_id):
             self.disconnect(ep.network_id, container_id, force=True)
         if delete_netns:
-            netns.delete(self.netns_path(container_id))
+            self.kernel.netns_delete(self.netns_path(container_id))
 
     # --- resolver -------------------------------------------------------------------------------
     def _dns_alive(self, net: Network) -> bool:
-        return net.dns_pid > 0 and _proc_start(net.dns_pid) == net.dns_start
+        return bool(self.kernel.dns_alive(net.dns_pid, net.dns_start))
 
     def _ensure_dns(self, net: Network) -> None:
-        from minke.network.dns import start_server
-
         if self._dns_alive(net):
             return
         d = os.path.join(self.config.run_root, "networks", net.id)
         os.makedirs(d, mode=0o700, exist_ok=True)
         extra = getattr(self.config, "extra", None) or {}
-        pid = start_server(self.config.db_path, net.id, net.gateway, int(extra.get("dns_port", 53)),
-                           resolv_conf=extra.get("resolv_conf", "/etc/resolv.conf"), log=os.path.join(d, "dns.log"))
-        self.db.execute("UPDATE networks SET dns_pid = ?, dns_start = ? WHERE id = ?", (pid, _proc_start(pid), net.id))
+        pid, start = self.kernel.start_dns(self.config.db_path, net.id, net.gateway, int(extra.get("dns_port", 53)),
+                                           extra.get("resolv_conf", "/etc/resolv.conf"), os.path.join(d, "dns.log"))
+        self.db.execute("UPDATE networks SET dns_pid = ?, dns_start = ? WHERE id = ?", (pid, start, net.id))
 
     def _stop_dns(self, net: Network) -> None:
-        import signal
-
-        if self._dns_alive(net):
-            try:
-                os.kill(net.dns_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            end = time.monotonic() + 5
-            while _proc_start(net.dns_pid) == net.dns_start and time.monotonic() < end:
-                try:  # our own child (started by this process): reap it
-                    os.waitpid(net.dns_pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-                time.sleep(0.01)
-        try:
-            os.waitpid(net.dns_pid, os.WNOHANG) if net.dns_pid > 0 else None
-        except ChildProcessError:
-            pass
-        self.db.execute("UPDATE networks SET dns_pid = 0, dns_start = 0 WHERE id = ?", (net.id,))
+        if net.dns_pid:
+            self.kernel.stop_dns(net.dns_pid, net.dns_start)
+            self.db.execute("UPDATE networks SET dns_pid = 0, dns_start = 0 WHERE id = ?", (net.id,))
 
 
 def resolv_conf(host_text: str, nameservers: tuple[str, ...]) -> str:
