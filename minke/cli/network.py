@@ -75,15 +75,15 @@ def filters(items: list[str], allowed: tuple[str, ...]) -> list[tuple[str, str]]
 # --- create -------------------------------------------------------------------------------
 def setup_create(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NETWORK")
-    p.add_argument("-d", "--driver", default="bridge")
-    p.add_argument("--subnet", default="")
-    p.add_argument("--gateway", default="")
-    p.add_argument("--ip-range", default="")
-    p.add_argument("--internal", action="store_true")
-    p.add_argument("--label", action="append", default=[])
-    p.add_argument("-o", "--opt", action="append", default=[])
-    p.add_argument("--ipv6", action="store_true")
-    p.add_argument("--attachable", action="store_true")
+    p.add_argument("-d", "--driver", default="bridge", help="driver to manage the network (bridge)")
+    p.add_argument("--subnet", default="", help="subnet in CIDR format (default: a free one)")
+    p.add_argument("--gateway", default="", help="IPv4 gateway for the subnet (default: its first address)")
+    p.add_argument("--ip-range", default="", help="allocate container addresses from a sub-range")
+    p.add_argument("--internal", action="store_true", help="restrict external access to the network (no NAT)")
+    p.add_argument("--label", action="append", default=[], help="set metadata on the network")
+    p.add_argument("-o", "--opt", action="append", default=[], help="driver options (com.docker.network.bridge.name, ...driver.mtu)")
+    p.add_argument("--ipv6", action="store_true", help="not supported: IPv4 only")
+    p.add_argument("--attachable", action="store_true", help="accepted for compatibility")
     p.set_defaults(func=run_create)
 
 
