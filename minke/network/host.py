@@ -47,6 +47,26 @@ class HostKernel:
     def set_sysctl(self, key: str, value: str) -> None:
         netlink.set_sysctl(key, value)
 
+    def flush_udp_conntrack(self, container_ip: str) -> int:
+        """Forget the UDP flows NATed to an address that is going away: UDP has no close,
+        so a client that keeps sending would stay pinned for minutes to a dead (or a
+        reused) address through its conntrack entry (Docker flushes them too).  TCP
+        flows end on their own with the endpoint."""
+        from pyroute2 import Conntrack
+        from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
+        ct = Conntrack()
+        try:
+            entries = list(ct.dump_entries(tuple_reply=NFCTAttrTuple(saddr=container_ip, proto=17)))
+            for e in entries:
+                try:
+                    ct.delete(e)
+                except Exception:  # noqa: BLE001 - expired meanwhile
+                    pass
+            return len(entries)
+        finally:
+            ct.close()
+
     # namespaces
     def netns_create(self, path: str) -> None:
         netns.create(path)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import time
@@ -36,6 +37,8 @@ from typing import Any
 
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
 from minke.network.model import Attachment, ContainerNetwork, Endpoint, Published
+
+log = logging.getLogger(__name__)
 
 PREDEFINED = ("bridge", "host", "none")
 DEFAULT_MTU = 1500
@@ -476,6 +479,11 @@ class NetworkService:
             ep = eps[0]
             if ep.ports:
                 self.iptables.remove_tagged(ctr_tag(container_id) + ":" + net.id[:12])
+                if any(p.protocol == "udp" for p in ep.ports):
+                    try:
+                        self.kernel.flush_udp_conntrack(ep.ip)
+                    except Exception as e:  # noqa: BLE001 - no conntrack support: nothing to flush
+                        log.debug("conntrack flush for %s failed: %s", ep.ip, e)
             if ep.host_veth:
                 self.kernel.delete_link(ep.host_veth)
             self.db.execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?", (net.id, container_id))

@@ -171,7 +171,7 @@ def test_published_udp_and_fixed_host_port(net):
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    _, a = net.run("dns", n.name, ports=f"127.0.0.1:{port}:5353/udp")
+    cid, a = net.run("dns", n.name, ports=f"127.0.0.1:{port}:5353/udp")
     assert a.endpoints[0].ports[0].host_port == port
     srv = subprocess.Popen(_echo_server(a.netns_path, 5353, "udp"), stdout=subprocess.PIPE, text=True)
     net.procs.append(srv)
@@ -180,6 +180,19 @@ def test_published_udp_and_fixed_host_port(net):
         s.settimeout(5)
         s.sendto(b"ping", ("127.0.0.1", port))
         assert s.recvfrom(100)[0] == b"udp:ping"
+    from pyroute2 import Conntrack
+    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
+    def flows() -> int:
+        ct = Conntrack()
+        try:
+            return len(list(ct.dump_entries(tuple_reply=NFCTAttrTuple(saddr=a.endpoints[0].ip, proto=17))))
+        finally:
+            ct.close()
+
+    assert flows() == 1
+    net.svc.teardown(cid)
+    assert flows() == 0  # a UDP client is not left pinned to the gone address
 
 
 def test_port_taken_on_host_is_refused_and_nothing_is_left(net):

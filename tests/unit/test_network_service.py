@@ -24,6 +24,7 @@ class FakeKernel:
         self.conf: dict[tuple[str, str], str] = {}
         self.dns: dict[int, int] = {}  # pid -> start
         self.next_pid = 1000
+        self.flushed: list[str] = []
 
     def link_exists(self, name):
         return name in self.links
@@ -54,6 +55,10 @@ class FakeKernel:
 
     def set_sysctl(self, key, value):
         self.sysctls[key] = value
+
+    def flush_udp_conntrack(self, container_ip):
+        self.flushed.append(container_ip)
+        return 0
 
     def netns_create(self, path):
         assert path not in self.namespaces
@@ -141,11 +146,11 @@ def test_create_inspect_remove(env):
 def test_setup_publish_teardown(env):
     svc, k, ipt = env
     svc.create("app", subnet="192.168.50.0/24", options={"com.docker.network.bridge.name": "bra"})
-    cn = svc.setup("c" * 64, "web", [Attachment("app", ("www",))], parse_publish("127.0.0.1::80"))
+    cn = svc.setup("c" * 64, "web", [Attachment("app", ("www",))], parse_publish("127.0.0.1::80") + parse_publish("53/udp"))
     (ep,) = cn.endpoints
     assert (ep.ip, ep.gateway, ep.aliases, cn.nameservers) == ("192.168.50.2", "192.168.50.1", ("www",), ("192.168.50.1",))
     assert cn.netns_path in k.namespaces and ep.host_veth in k.links
-    assert ep.ports[0].host_port > 0 and len(Iptables(ipt).rules_of(ctr_tag("c" * 64))) == 3
+    assert ep.ports[0].host_port > 0 and len(Iptables(ipt).rules_of(ctr_tag("c" * 64))) == 6
     assert len(k.dns) == 1  # the resolver of the network
     assert svc.setup("c" * 64, "web", [Attachment("app")]) == cn  # a restart reuses it
     with pytest.raises(Conflict, match="active endpoints"):
@@ -153,6 +158,7 @@ def test_setup_publish_teardown(env):
     svc.teardown("c" * 64)
     assert not k.namespaces and ep.host_veth not in k.links and not k.dns
     assert not Iptables(ipt).rules_of(ctr_tag("c" * 64)) and svc.endpoints() == []
+    assert k.flushed == [ep.ip]  # UDP flows to the gone address forgotten
 
 
 def test_failed_setup_leaves_nothing(env):
