@@ -28,7 +28,9 @@ from minke.errors import CorruptData, InvalidArgument
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
-MAX_SYMLINKS = 40  # Linux's own limit on links followed while resolving a path
+MAX_SYMLINKS = 40
+COPY_CHUNK = 1 << 20
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC  # Linux's own limit on links followed while resolving a path
 
 
 def _clean(name: str, what: str) -> list[str]:
@@ -44,10 +46,26 @@ class _Root:
 
     def __init__(self, target: str) -> None:
         self.target = os.path.realpath(target)
+        # Directories already resolved in this layer.  A cached path only ever went
+        # through components that existed then, so it stays right until something that
+        # existed is removed or replaced: ``forget()`` is called then.
+        self._cache: dict[tuple[str, ...], str] = {(): self.target}
+
+    def forget(self) -> None:
+        self._cache = {(): self.target}
 
     def resolve_dir(self, parts: list[str], entry: str, *, create: bool) -> str:
         """The real path of directory ``parts`` inside the target, following symlinks
         within the target only; missing directories are created when ``create``."""
+        key = tuple(parts)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        out = self._resolve(parts, entry, create=create)
+        self._cache[key] = out
+        return out
+
+    def _resolve(self, parts: list[str], entry: str, *, create: bool) -> str:
         resolved: list[str] = []
         todo = list(parts)
         links = 0
@@ -81,6 +99,7 @@ class _Root:
                 # A file where a directory is needed: Docker replaces it.
                 os.unlink(path)
                 os.mkdir(path, 0o755)
+                self.forget()
             resolved.append(p)
         out = os.path.join(self.target, *resolved)
         # Belt and braces: the walk above never leaves target, check anyway.
@@ -89,27 +108,32 @@ class _Root:
         return out
 
 
-def _remove(path: str) -> None:
+def _remove(path: str) -> bool:
+    """Remove what is at path (a whole tree for a directory); False when nothing was."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return
+        return False
     if stat.S_ISDIR(st.st_mode):
         import shutil
 
         shutil.rmtree(path)
     else:
         os.unlink(path)
+    return True
 
 
-def _set_xattrs(path: str, member: tarfile.TarInfo) -> None:
+def _set_xattrs(path: str | int, member: tarfile.TarInfo) -> None:
     for key, value in member.pax_headers.items():
         if not key.startswith("SCHILY.xattr."):
             continue
         name = key[len("SCHILY.xattr."):]
         raw = value.encode("utf-8", "surrogateescape")
         try:
-            os.setxattr(path, name, raw, follow_symlinks=False)
+            if isinstance(path, int):
+                os.setxattr(path, name, raw)
+            else:
+                os.setxattr(path, name, raw, follow_symlinks=False)
         except OSError as e:
             # trusted.* needs CAP_SYS_ADMIN, user.* is refused on symlinks; neither is
             # worth failing a whole layer for outside of root.
@@ -141,43 +165,64 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
                 continue  # the root itself ("./"): nothing to create
             base = parts[-1]
             parent = root.resolve_dir(parts[:-1], member.name, create=True)
-            path = os.path.join(parent, base)
+            path = parent + "/" + base
 
-            if base == OPAQUE:
-                if whiteouts == "overlay":
-                    os.setxattr(parent, "trusted.overlay.opaque", b"y")
-                else:
-                    opaque_dirs.append(parent)
-                continue
             if base.startswith(WHITEOUT_PREFIX):
-                victim = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
-                _remove(victim)
+                if base == OPAQUE:
+                    if whiteouts == "overlay":
+                        os.setxattr(parent, "trusted.overlay.opaque", b"y")
+                    else:
+                        opaque_dirs.append(parent)
+                    continue
+                victim = parent + "/" + base[len(WHITEOUT_PREFIX):]
+                if _remove(victim):
+                    root.forget()
                 if whiteouts == "overlay":
                     os.mknod(victim, stat.S_IFCHR | 0o000, os.makedev(0, 0))
                 continue
 
+            if member.isreg():
+                # The common case, by file descriptor: no path lookups after the create.
+                # O_EXCL|O_NOFOLLOW: whatever was there (a planted symlink) is removed
+                # first, never written through.
+                try:
+                    fd = os.open(path, _CREATE_FLAGS, 0o600)
+                except FileExistsError:
+                    _remove(path)
+                    root.forget()
+                    fd = os.open(path, _CREATE_FLAGS, 0o600)
+                try:
+                    if member.size:
+                        src = tar.extractfile(member)
+                        assert src is not None
+                        while chunk := src.read(COPY_CHUNK):
+                            view = memoryview(chunk)
+                            while view:
+                                view = view[os.write(fd, view):]
+                            written += len(chunk)
+                    created_here.add(path)
+                    if member.pax_headers:
+                        _set_xattrs(fd, member)
+                    if is_root:
+                        os.fchown(fd, member.uid, member.gid)
+                    os.fchmod(fd, member.mode & 0o7777)
+                    os.utime(fd, (member.mtime, member.mtime))
+                finally:
+                    os.close(fd)
+                continue
+
             if member.isdir():
                 try:
-                    st = os.lstat(path)
-                    if not stat.S_ISDIR(st.st_mode):
-                        _remove(path)
-                        os.mkdir(path, 0o700)
-                except FileNotFoundError:
                     os.mkdir(path, 0o700)
+                except FileExistsError:
+                    if not stat.S_ISDIR(os.lstat(path).st_mode):
+                        _remove(path)
+                        root.forget()
+                        os.mkdir(path, 0o700)
             else:
-                _remove(path)
-                if member.isreg():
-                    src = tar.extractfile(member)
-                    assert src is not None
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-                    with os.fdopen(fd, "wb") as f:
-                        while True:
-                            chunk = src.read(1 << 20)
-                            if not chunk:
-                                break
-                            f.write(chunk)
-                            written += len(chunk)
-                elif member.issym():
+                if _remove(path):
+                    root.forget()
+                if member.issym():
                     os.symlink(member.linkname, path)
                 elif member.islnk():
                     lparts = _clean(member.linkname, "hard link target of")
@@ -201,7 +246,8 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
                 else:
                     raise CorruptData(f"invalid layer tar: {member.name!r} has unsupported type {member.type!r}")
             created_here.add(path)
-            _set_xattrs(path, member)
+            if member.pax_headers:
+                _set_xattrs(path, member)
             if is_root:
                 os.lchown(path, member.uid, member.gid)
             if not member.issym():
