@@ -541,6 +541,8 @@ class _Parser:
             raise self.error(pos, f"missing value for {context}")
         j = 0
         while True:
+            if rest[j].text == "|":
+                raise self.error(rest[j].pos, f'unexpected "|" in {context}')
             cmd, j = self._command(rest, j, pos)
             cmds.append(cmd)
             if j >= len(rest):
@@ -548,7 +550,7 @@ class _Parser:
             if rest[j].text == "|":
                 j += 1
                 if j >= len(rest):
-                    raise self.error(pos, "missing command after |")
+                    break  # Go's parser accepts a trailing "|" ("{{.A |}}" is "{{.A}}")
                 continue
             raise self.error(rest[j].pos, f"unexpected {rest[j].text!r} in {context}".replace("'", '"'))
         for c in cmds[1:]:
@@ -676,6 +678,10 @@ class _FuncError(Exception):
 
 
 def _s(v: Any) -> str:
+    # Docker's string functions take a Go string: nil (a JSON null, a missing key, the
+    # literal nil) cannot become one, so Go fails the call rather than printing "<nil>".
+    if v is None or isinstance(v, _NoValue):
+        raise _FuncError("invalid value; expected string")
     return v if isinstance(v, str) else go_string(v)
 
 

@@ -423,6 +423,8 @@ def test_more_constructs(template, expected):
         ("{{1.}} {{-2.}}", "1 -2"),
         ("{{.B -}} x", "strx"),
         ("{{/* c */}}", ""),
+        ("{{.B |}}", "str"),  # Go's parser accepts a trailing pipe
+        ("{{(.B |)}}|{{if .B |}}y{{end}}", "str|y"),
     ],
 )
 def test_go_lexing_corners(template, expected):
@@ -434,9 +436,18 @@ def test_go_lexing_corners(template, expected):
     [
         ("{{upper.B}}", 'template: :1:2: executing "" at <upper>: wrong number of args for upper: want 1 got 0'),
         ("{{index .A.B | json}}", 'template: :1:2: executing "" at <index .A.B>: error calling index: index of untyped nil'),
+        ("{{.B | | upper}}", 'template: :1: unexpected "|" in command'),
+        ("{{| .B}}", 'template: :1: unexpected "|" in command'),
+        ("{{if | .B}}{{end}}", 'template: :1: unexpected "|" in if'),
+        ("{{(|.B)}}", 'template: :1: unexpected "|" in parenthesized pipeline'),
+        # Go cannot pass nil where Docker's string functions want a string.
+        ("{{upper .N}}", 'template: :1:2: executing "" at <upper .N>: error calling upper: invalid value; expected string'),
+        ("{{upper nil}}", 'template: :1:2: executing "" at <upper nil>: error calling upper: invalid value; expected string'),
+        ("{{.Missing | lower}}", 'template: :1:13: executing "" at <lower>: error calling lower: invalid value; expected string'),
+        ("{{truncate .N 2}}", 'template: :1:2: executing "" at <truncate .N 2>: error calling truncate: invalid value; expected string'),
     ],
 )
 def test_go_evaluation_corners(template, message):
     with pytest.raises(InvalidArgument) as e:
-        render_template(template, {"A": {}, "B": "str"}, missing="default")
+        render_template(template, {"A": {}, "B": "str", "N": None}, missing="default")
     assert str(e.value) == message
