@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import Enum  # already loaded by re: costs nothing
 from typing import Any
 
 from minke.errors import InvalidArgument
@@ -98,6 +99,9 @@ def _go_float(f: float) -> str:
 
 def go_string(v: Any) -> str:
     """A value as ``{{.}}`` prints it: Go's fmt %v for the JSON-ish values we hold."""
+    if isinstance(v, Enum):
+        # Docker's enums are named string/int types: Go prints the bare value.
+        v = v.value
     if isinstance(v, str):
         return str(v)
     if v is None:
@@ -117,6 +121,10 @@ def go_string(v: Any) -> str:
         return "[" + " ".join(go_string(x) for x in v) + "]"
     if isinstance(v, (bytes, bytearray)):
         return "[" + " ".join(str(b) for b in v) + "]"
+    fields = getattr(v, "__dataclass_fields__", None)
+    if fields is not None and not isinstance(v, type):
+        # A struct: Go's %v is "{field1 field2}", values only, in declaration order.
+        return "{" + " ".join(go_string(getattr(v, name)) for name in fields) + "}"
     return str(v)
 
 
@@ -149,6 +157,8 @@ def _truth(v: Any) -> bool:
     """Go's template truth: false, 0, nil, empty string/slice/map are false."""
     if v is None or isinstance(v, _NoValue):
         return False
+    if isinstance(v, Enum):
+        v = v.value
     if isinstance(v, (bool, int, float, str, bytes, list, tuple, Mapping)):
         return bool(v)
     return True
@@ -160,6 +170,8 @@ def _to_json(v: Any, sort_keys: bool = False) -> str:
     def default(o: Any) -> Any:
         if isinstance(o, _NoValue):
             return None
+        if isinstance(o, Enum):
+            return o.value
         if isinstance(o, (set, frozenset)):
             return sorted(o)
         if hasattr(o, "__dataclass_fields__"):
@@ -1194,8 +1206,9 @@ class _Exec:
         values = [self.arg(a, dot) for a in args]
         if final is not _MISSING:
             values.append(final)
-        # A missing key goes into a function as Go's zero value: nil.
-        values = [None if isinstance(v, _NoValue) else v for v in values]
+        # A missing key goes into a function as Go's zero value: nil; an enum as the named
+        # string or int it stands for (so eq .State "running" holds).
+        values = [None if isinstance(v, _NoValue) else v.value if isinstance(v, Enum) else v for v in values]
         try:
             if fn is _to_json:
                 if len(values) != 1:

@@ -8,6 +8,9 @@ tested separately below.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+
 import pytest
 
 from minke.cli.format import (
@@ -227,6 +230,46 @@ class Obj:
 )
 def test_objects_with_attributes_and_methods(template, expected):
     assert render_template(template, Obj()) == expected
+
+
+class State(enum.Enum):
+    RUNNING = "running"
+    EMPTY = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Port:
+    host_port: str
+    private: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Box:
+    id: str
+    state: State
+    ports: tuple[Port, ...]
+    labels: dict[str, str]
+    blank: State = State.EMPTY
+
+
+BOX = Box("abc", State.RUNNING, (Port("8080", 80),), {"a": "b"})
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{.ID}} {{.State}}", "abc running"),  # an enum prints as the value it names
+        ("{{.Ports}}", "[{8080 80}]"),  # a struct prints as Go's %v: values in braces
+        ("{{.}}", "{abc running [{8080 80}] map[a:b] }"),
+        ("{{range .Ports}}{{.HostPort}}:{{.Private}}{{end}}", "8080:80"),
+        ('{{index .Labels "a"}} {{.Labels.a}}', "b b"),
+        ('{{eq .State "running"}} {{.State | upper}} {{printf "%s" .State}}', "true RUNNING running"),
+        ("{{if .Blank}}y{{else}}n{{end}}", "n"),
+        ("{{json .State}} {{json .Ports}}", '"running" [{"host_port":"8080","private":80}]'),
+    ],
+)
+def test_dataclasses_and_enums(template, expected):
+    assert render_template(template, BOX) == expected
 
 
 def test_object_missing_attribute():
