@@ -195,7 +195,9 @@ def _to_json(v: Any, sort_keys: bool = False) -> str:
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
             "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
-_TOKEN = re.compile(
+# Regular expressions are compiled on first use (re caches them): importing this module
+# for a command that never formats costs no compile time.
+_TOKEN = (
     r"""
     (?P<space>[ \t\r\n]+)
   | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
@@ -208,8 +210,7 @@ _TOKEN = re.compile(
   | (?P<punct>[()|,=])
   | (?P<dot>\.)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-    """,
-    re.VERBOSE | re.DOTALL,
+    """
 )
 _KEYWORDS = {"if", "else", "end", "range", "with", "define", "template", "block", "break",
              "continue", "nil", "true", "false"}
@@ -423,7 +424,7 @@ class _Parser:
                 if depth > 0:
                     raise self.error(pos, "unclosed left paren")
                 return (toks, pos + 2, False) if text[pos] == "}" else (toks, pos + 4, True)
-            m = _TOKEN.match(text, pos)
+            m = re.compile(_TOKEN, re.VERBOSE | re.DOTALL).match(text, pos)
             if m is None or m.end() == pos:
                 c = text[pos]
                 if c == "}" or c == "{":
@@ -754,7 +755,7 @@ def _fn_println(*args: Any) -> str:
     return " ".join(go_string(a) for a in args) + "\n"
 
 
-_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d*))?([a-zA-Z%])")
+_VERB = r"%([-+# 0]*)(\d+)?(?:\.(\d*))?([a-zA-Z%])"
 
 
 def _fn_printf(fmt: Any, *args: Any) -> str:
@@ -764,7 +765,7 @@ def _fn_printf(fmt: Any, *args: Any) -> str:
     out = []
     pos = 0
     argi = 0
-    for m in _VERB.finditer(fmt):
+    for m in re.finditer(_VERB, fmt):
         out.append(fmt[pos : m.start()])
         pos = m.end()
         flags, width, prec, verb = m.group(1), m.group(2) or "", m.group(3), m.group(4)
@@ -950,11 +951,11 @@ _HEADER_FUNCS = dict(_FUNCS, json=_same, split=_same, join=_same, title=_same, l
 
 # --- executor --------------------------------------------------------------------------------
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
 
 
 def _snake(name: str) -> str:
-    return _CAMEL.sub("_", name).lower()
+    return re.sub(_CAMEL, "_", name).lower()
 
 
 class _HeaderData:
@@ -978,7 +979,7 @@ def _header_name(data: _HeaderData, path: tuple[str, ...]) -> _HeaderName:
     dotted = ".".join(path)
     text = data.headers.get(dotted) or data.headers.get(path[-1])
     if text is None:
-        text = _CAMEL.sub(" ", path[-1]).upper()
+        text = re.sub(_CAMEL, " ", path[-1]).upper()
     h = _HeaderName(text)
     h.path, h.data = path, data
     return h
@@ -1335,7 +1336,7 @@ def _columns(default_columns: Sequence[str | tuple[str, str]], headers: Mapping[
     cols = []
     for c in default_columns:
         if isinstance(c, str):
-            cols.append((headers.get(c) or _CAMEL.sub(" ", c).upper(), c))
+            cols.append((headers.get(c) or re.sub(_CAMEL, " ", c).upper(), c))
         else:
             cols.append((c[0], c[1]))
     return cols

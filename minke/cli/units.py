@@ -75,13 +75,13 @@ def human_duration(seconds: float) -> str:
 
 # go-units' size grammar: digits with optional fraction, an optional space, an optional
 # unit letter, then optional "i" and "b" ("1.5g", "512 MiB", "10kb", "100").
-_SIZE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)*) ?([kmgtp])?i?b?", re.IGNORECASE)
+_SIZE_RE = r"([0-9]+(?:\.[0-9]+)*) ?([kmgtp])?i?b?"  # compiled on first use
 _BINARY = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
 
 
 def _parse(text: str, units: dict[str, int]) -> int:
-    m = _SIZE_RE.fullmatch(text)
+    m = re.fullmatch(_SIZE_RE, text, re.IGNORECASE)
     if m is None:
         raise InvalidArgument(f"invalid size: '{text}'")
     try:
