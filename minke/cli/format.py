@@ -1288,7 +1288,21 @@ def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
     at least ``minwidth``, taken over each run of consecutive lines that have that column.
     The last cell of a line is not part of any column and is never padded.
     """
+    # Go ends a cell at \v as at \t; \f ends a line as \n does (and is written as one)
+    # and flushes, so columns start afresh after it.
+    text = text.replace("\v", "\t")
+    if "\f" in text:
+        *done, rest = text.split("\f")
+        return "".join(_tabwrite(part + "\n", minwidth, padding) for part in done) + _tabwrite(rest, minwidth, padding)
+    return _tabwrite(text, minwidth, padding)
+
+
+def _tabwrite(text: str, minwidth: int, padding: int) -> str:
     lines = [ln.split("\t") for ln in text.split("\n")]
+    if len(lines[-1]) > 1 and lines[-1][-1] == "":
+        # Flush ends an unfinished last line without its empty trailing cell, so "a\t"
+        # with no newline is the single cell "a": not in a column, never padded.
+        lines[-1].pop()
     out: list[str] = []
 
     def write(line0: int, line1: int, widths: list[int]) -> None:

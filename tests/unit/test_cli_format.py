@@ -145,6 +145,12 @@ GO_TABWRITER = [
     ('a\t\tb\n\t\tc\n', 'a                   b\n                    c\n'),
     ('one\ttwo\nthree\n\tfour\tfive\n', 'one       two\nthree\n          four      five\n'),
     ('a\tb\nc\td\te\tf\ng\th\n', 'a         b\nc         d         e         f\ng         h\n'),
+    # An unfinished last line loses its empty trailing cell; \v is a tab, \f a flushing newline.
+    ('ab\t', 'ab'),
+    ('a\tb\t', 'a         b'),
+    ('\t', ''),
+    ('x\tlonger cell\fy\tz\n', 'x         longer cell\ny         z\n'),
+    ('a\vb\nlonger cell\vc\n', 'a             b\nlonger cell   c\n'),
 ]
 
 
