@@ -69,7 +69,7 @@ class TemplateError(InvalidArgument):
 
 
 def _go_float(f: float) -> str:
-    """fmt's %v of a float64: shortest digits, exponent below 1e-4 or from 1e21."""
+    """fmt's %v of a float64: shortest digits, exponent below 1e-4 or from 1e+06."""
     if f != f:
         return "NaN"
     if f in (float("inf"), float("-inf")):
@@ -87,7 +87,7 @@ def _go_float(f: float) -> str:
     if not digits:
         return sign + "0"
     x = pos - 1
-    if x < -4 or x >= 21:
+    if x < -4 or x >= 6:  # strconv.FormatFloat(f, 'g', -1, 64): %e from 1e+06
         m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         return f"{sign}{m}e{'+' if x >= 0 else '-'}{abs(x):02d}"
     if pos <= 0:
