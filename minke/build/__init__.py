@@ -1,0 +1,1 @@
+"""Dockerfile builds: the parser, variable substitution, the build context and the builder."""
