@@ -128,6 +128,10 @@ def _set_xattrs(path: str | int, member: tarfile.TarInfo) -> None:
         if not key.startswith("SCHILY.xattr."):
             continue
         name = key[len("SCHILY.xattr."):]
+        if name.startswith("trusted.overlay."):
+            # overlayfs's own metadata (opaque, redirect, origin) comes only from our
+            # whiteout handling: a layer must not steer the kernel's lookups.
+            continue
         raw = value.encode("utf-8", "surrogateescape")
         try:
             if isinstance(path, int):
@@ -239,7 +243,11 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
                 elif member.ischr() or member.isblk():
                     kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
                     if not is_root:
-                        continue  # mknod of devices needs CAP_MKNOD
+                        # mknod of devices needs CAP_MKNOD: skip, as rootless Docker does.
+                        import logging
+
+                        logging.getLogger(__name__).warning("skipping device %s: not root", member.name)
+                        continue
                     os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
                 elif member.isfifo():
                     os.mkfifo(path, 0o600)
@@ -256,12 +264,24 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
                 dir_times.append((path, member.mtime))
             else:
                 os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
-        for d in opaque_dirs:
-            # Native opaque: what the directory held before this layer goes.
-            for name in os.listdir(d):
-                p = os.path.join(d, name)
-                if p not in created_here:
-                    _remove(p)
+        if opaque_dirs:
+            # Native opaque: what the directory held before this layer goes.  A lower
+            # directory this layer wrote below (without an entry for the directory itself)
+            # stays: it holds this layer's files.
+            keep = set(created_here)
+            inside = root.target + "/"
+            for p in created_here:
+                while (p := os.path.dirname(p)).startswith(inside) and p not in keep:
+                    keep.add(p)
+            todo = list(opaque_dirs)
+            while todo:
+                d = todo.pop()
+                for name in os.listdir(d):
+                    p = os.path.join(d, name)
+                    if p not in keep:
+                        _remove(p)
+                    elif stat.S_ISDIR(os.lstat(p).st_mode):
+                        todo.append(p)  # a kept directory may still hold lower content
     except tarfile.TarError as e:
         raise CorruptData(f"invalid layer tar: {e}") from None
     except EOFError as e:

@@ -199,3 +199,50 @@ def test_corrupt_archives(tmp_path, damage):
     target.mkdir()
     with pytest.raises(CorruptData):
         apply(data, target)
+
+
+def test_native_opaque_keeps_what_this_layer_wrote_below_a_lower_dir(tmp_path):
+    target = tmp_path / "t"
+    target.mkdir()
+    apply(LayerBuilder().file("d/sub/old", b"1").file("d/other", b"2").bytes(), target)
+    # No entry for d/sub itself: the new file's parent exists only in the lower content.
+    apply(LayerBuilder().opaque("d").file("d/sub/new", b"3").bytes(), target)
+    assert tree(target) == {"d": "dir 755", "d/sub": "dir 755", "d/sub/new": "file 644 b'3'"}
+    # An entry for a lower directory keeps the directory, not what the lower put in it.
+    apply(LayerBuilder().file("e/sub/old", b"1").bytes(), target)
+    apply(LayerBuilder().dir("e").opaque("e").dir("e/sub").file("e/sub/new", b"2").bytes(), target)
+    assert sorted(os.listdir(target / "e/sub")) == ["new"]
+
+
+def test_layer_cannot_set_overlay_xattrs(tmp_path):
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    layer = LayerBuilder().file("f", b"x", xattrs={"trusted.overlay.redirect": "/etc",
+                                                   "user.ok": "1"}).bytes()
+    apply(layer, upper, "overlay")
+    assert os.getxattr(upper / "f", "user.ok") == b"1"
+    assert "trusted.overlay.redirect" not in os.listxattr(upper / "f")
+
+
+def test_hardlink_to_absolute_host_path_is_refused(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s")
+    target = tmp_path / "t"
+    target.mkdir()
+    # An absolute link name is taken inside the target, where nothing is: refused.
+    with pytest.raises(CorruptData, match="'h'"):
+        apply(LayerBuilder().hardlink("h", str(secret)).bytes(), target)
+    assert os.lstat(secret).st_nlink == 1
+    assert not (target / "h").exists()
+
+
+def test_symlinked_parent_climbing_out_writes_nothing_outside(tmp_path):
+    box = tmp_path / "box"
+    target = box / "deep" / "target"
+    target.mkdir(parents=True)
+    layer = LayerBuilder().symlink("up", "../../../..").file("up/escaped", b"x").bytes()
+    apply(layer, target)
+    # '..' stops at the target's root, as in a chroot: the file lands inside.
+    assert (target / "escaped").read_bytes() == b"x"
+    assert sorted(os.listdir(box)) == ["deep"] and sorted(os.listdir(box / "deep")) == ["target"]
+    assert not (tmp_path / "escaped").exists()
