@@ -145,6 +145,31 @@ def _set_xattrs(path: str | int, member: tarfile.TarInfo) -> None:
                 raise CorruptData(f"invalid layer tar: cannot set xattr {name} on {member.name!r}: {e.strerror}") from None
 
 
+def _pax_ns(member: tarfile.TarInfo, key: str) -> int | None:
+    """A PAX time to the nanosecond (tarfile's float loses the last digits), or None."""
+    text = member.pax_headers.get(key)
+    if not text:
+        return None
+    whole, _, frac = text.partition(".")
+    try:
+        sign = -1 if whole.startswith("-") else 1
+        return int(whole) * 1_000_000_000 + sign * int((frac + "000000000")[:9])
+    except ValueError:
+        return None
+
+
+def _times(member: tarfile.TarInfo) -> tuple[int, int]:
+    """(atime, mtime) in nanoseconds; atime is the mtime unless PAX gives one."""
+    if not member.pax_headers:
+        mtime = int(member.mtime) * 1_000_000_000
+        return mtime, mtime
+    mtime = _pax_ns(member, "mtime")
+    if mtime is None:
+        mtime = int(member.mtime * 1_000_000_000)
+    atime = _pax_ns(member, "atime")
+    return (mtime if atime is None else atime), mtime
+
+
 def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> int:
     """Apply a (possibly compressed) layer tar onto ``target``; return bytes of file
     content written.  Raises CorruptData for a broken or hostile archive."""
@@ -155,7 +180,7 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
     root = _Root(target)
     is_root = os.geteuid() == 0
     written = 0
-    dir_times: list[tuple[str, float]] = []
+    dir_times: list[tuple[str, tuple[int, int]]] = []
     created_here: set[str] = set()  # paths this layer made: an opaque marker keeps them
     opaque_dirs: list[str] = []
     try:
@@ -210,7 +235,7 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
                     if is_root:
                         os.fchown(fd, member.uid, member.gid)
                     os.fchmod(fd, member.mode & 0o7777)
-                    os.utime(fd, (member.mtime, member.mtime))
+                    os.utime(fd, ns=_times(member))
                 finally:
                     os.close(fd)
                 continue
@@ -261,9 +286,9 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
             if not member.issym():
                 os.chmod(path, member.mode & 0o7777)
             if member.isdir():
-                dir_times.append((path, member.mtime))
+                dir_times.append((path, _times(member)))
             else:
-                os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+                os.utime(path, ns=_times(member), follow_symlinks=False)
         if opaque_dirs:
             # Native opaque: what the directory held before this layer goes.  A lower
             # directory this layer wrote below (without an entry for the directory itself)
@@ -289,8 +314,8 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
     finally:
         tar.close()
     # Directory times last: creating their entries changed them.
-    for path, mtime in reversed(dir_times):
-        os.utime(path, (mtime, mtime), follow_symlinks=False)
+    for path, times in reversed(dir_times):
+        os.utime(path, ns=times, follow_symlinks=False)
     return written
 
 

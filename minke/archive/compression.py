@@ -108,4 +108,12 @@ def compressor(kind: str, out: BinaryIO, level: int | None = None) -> BinaryIO:
         import zstandard
 
         return zstandard.ZstdCompressor(level=3 if level is None else level).stream_writer(out, closefd=False)  # type: ignore[return-value]
-    raise InvalidArgument(f"unsupported compression {kind!r}: use gzip or zstd")
+    if kind == "bzip2":
+        import bz2
+
+        return bz2.BZ2File(out, "wb", compresslevel=9 if level is None else level)  # type: ignore[return-value]
+    if kind == "xz":
+        import lzma
+
+        return lzma.LZMAFile(out, "wb", preset=level)  # type: ignore[return-value]
+    raise InvalidArgument(f"unsupported compression {kind!r}: use gzip, zstd, bzip2 or xz")

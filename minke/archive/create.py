@@ -111,6 +111,8 @@ def write_tar(root: str, out: BinaryIO, *, paths: list[str] | None = None) -> tu
         for rel in (paths if paths is not None else _walk_under_root(root)):
             path = os.path.join(root, rel)
             st = os.lstat(path)
+            if stat.S_ISSOCK(st.st_mode):
+                continue  # a socket is live state, not content: Docker leaves them out too
             _add(tar, path, _info(path, rel, st, links))
     return f"sha256:{w.hash.hexdigest()}", w.size
 
@@ -137,6 +139,8 @@ def write_diff(upper: str, out: BinaryIO) -> tuple[str, int]:
                 wh.mtime = int(st.st_mtime)
                 wh.mode = 0o644
                 tar.addfile(wh)
+                continue
+            if stat.S_ISSOCK(st.st_mode):
                 continue
             _add(tar, path, _info(path, rel, st, links))
             if stat.S_ISDIR(st.st_mode):

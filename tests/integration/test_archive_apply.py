@@ -246,3 +246,34 @@ def test_symlinked_parent_climbing_out_writes_nothing_outside(tmp_path):
     assert (target / "escaped").read_bytes() == b"x"
     assert sorted(os.listdir(box)) == ["deep"] and sorted(os.listdir(box / "deep")) == ["target"]
     assert not (tmp_path / "escaped").exists()
+
+
+def test_pax_times_to_the_nanosecond_and_sockets_left_out(tmp_path):
+    import socket
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        f = tarfile.TarInfo("f")
+        f.size = 1
+        f.pax_headers = {"mtime": "1600000000.123456789", "atime": "1500000000.5"}
+        t.addfile(f, io.BytesIO(b"x"))
+        d = tarfile.TarInfo("d")
+        d.type = tarfile.DIRTYPE
+        d.pax_headers = {"mtime": "1600000001.000000001"}
+        t.addfile(d)
+    layer = buf.getvalue()
+    target = tmp_path / "t"
+    target.mkdir()
+    apply(layer, target)
+    st = os.lstat(target / "f")
+    assert (st.st_mtime_ns, st.st_atime_ns) == (1_600_000_000_123_456_789, 1_500_000_000_500_000_000)
+    assert os.lstat(target / "d").st_mtime_ns == 1_600_000_001_000_000_001
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(str(target / "d" / "sock"))
+        out = io.BytesIO()
+        write_tar(str(target), out)
+    finally:
+        s.close()
+    assert tarfile.open(fileobj=io.BytesIO(out.getvalue())).getnames() == ["d", "f"]
