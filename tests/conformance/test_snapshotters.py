@@ -128,3 +128,26 @@ def test_long_lowerdir_lists_still_mount(tmp_path):
     finally:
         unmount(str(target))
     db.close()
+
+
+def test_view_is_read_only_and_shows_the_parent(snaps, tmp_path):
+    from minke.errors import InvalidArgument
+
+    add_layer(snaps, "l1", None, LayerBuilder().file("a", b"1").file("b", b"2").bytes())
+    add_layer(snaps, "l2", "l1", LayerBuilder().whiteout("a").file("c", b"3").bytes())
+    mounts = snaps.view("v", "l2")
+    with pytest.raises(InvalidArgument):
+        apply_to_mounts(io.BytesIO(LayerBuilder().file("x").bytes()), mounts)
+    target = tmp_path / "view"
+    target.mkdir()
+    mount_all(mounts, str(target))
+    try:
+        assert sorted(os.listdir(target)) == ["b", "c"]
+        with pytest.raises(OSError):
+            (target / "new").write_text("no")
+    finally:
+        unmount(str(target))
+    assert not os.path.ismount(target)
+    snaps.remove("v")
+    with pytest.raises(NotFound):
+        snaps.mounts("v")
