@@ -755,67 +755,210 @@ def _fn_println(*args: Any) -> str:
     return " ".join(go_string(a) for a in args) + "\n"
 
 
-_VERB = r"%([-+# 0]*)(\d+)?(?:\.(\d*))?([a-zA-Z%])"
+class _Verb:
+    """One fmt directive's flags, width and precision (Go's fmt.fmtFlags)."""
+
+    __slots__ = ("minus", "plus", "sharp", "space", "zero", "wid", "prec")
+
+    def __init__(self, flags: str, wid: int | None, prec: int | None) -> None:
+        self.minus = "-" in flags
+        self.plus = "+" in flags
+        self.sharp = "#" in flags
+        self.space = " " in flags
+        self.zero = "0" in flags and not self.minus  # Go never pads with zeros on the right
+        self.wid, self.prec = wid, prec
+
+    def pad(self, s: str, zero: bool | None = None) -> str:
+        if self.wid is None or self.wid <= len(s):
+            return s
+        fill = self.wid - len(s)
+        if self.minus:
+            return s + " " * fill
+        return ("0" if (self.zero if zero is None else zero) else " ") * fill + s
+
+
+def _fmt_int(n: int, base: int, upper: bool, v: _Verb) -> str:
+    """fmt's fmtInteger: precision (or zero padding) as minimum digits, then the sign."""
+    negative = n < 0
+    digits = format(abs(n), {10: "d", 16: "X" if upper else "x", 8: "o", 2: "b"}[base])
+    prec = 0
+    if v.prec is not None:
+        prec = v.prec
+        if prec == 0 and n == 0:
+            return v.pad("", zero=False)
+    elif v.zero and v.wid is not None:
+        prec = v.wid - (1 if negative or v.plus or v.space else 0)
+    digits = digits.rjust(prec, "0")
+    if v.sharp:
+        if base == 2:
+            digits = "0b" + digits
+        elif base == 8 and not digits.startswith("0"):
+            digits = "0" + digits
+        elif base == 16:
+            digits = ("0X" if upper else "0x") + digits
+    sign = "-" if negative else "+" if v.plus else " " if v.space else ""
+    return v.pad(sign + digits, zero=False)
+
+
+def _fmt_float(f: float, verb: str, v: _Verb) -> str:
+    """fmt's fmtFloat for %v %g %G %e %E %f %F."""
+    prec = v.prec if v.prec is not None else (-1 if verb in "vgG" else 6)
+    if f != f or f in (float("inf"), float("-inf")):
+        s = "NaN" if f != f else "Inf"
+        sign = "-" if f < 0 else "+" if v.plus else " " if v.space else ("" if s == "NaN" else "+")
+        return v.pad(sign + s, zero=False)
+    negative = f < 0 or (f == 0 and str(f).startswith("-"))
+    a = abs(f)
+    if verb in "vgG" and prec < 0:
+        body = _go_float(a)
+    else:
+        body = f"{a:.{max(prec, 0) if verb in 'eEfF' else max(prec, 1)}{'g' if verb == 'v' else verb.lower() if verb == 'F' else verb}}"
+    if verb == "G":
+        body = body.upper()
+    sign = "-" if negative else "+" if v.plus else " " if v.space else ""
+    if sign and v.zero and v.wid is not None and v.wid > len(sign + body):
+        return sign + "0" * (v.wid - len(sign + body)) + body
+    return v.pad(sign + body)
+
+
+def _fmt_value(a: Any, verb: str, v: _Verb, top: bool = True) -> str:
+    """fmt's printArg/printValue for the values templates hold."""
+    if isinstance(a, Enum):
+        a = a.value
+    if a is None or isinstance(a, _NoValue):
+        if top and verb not in "vT":
+            return f"%!{verb}(<nil>)"
+        return v.pad("<nil>")
+    if isinstance(a, bool):
+        return v.pad("true" if a else "false") if verb in "tv" else _bad_verb(a, verb, v)
+    if isinstance(a, int):
+        if verb in "vd":
+            return _fmt_int(a, 10, False, v)
+        if verb in "bxXo":
+            return _fmt_int(a, {"b": 2, "x": 16, "X": 16, "o": 8}[verb], verb == "X", v)
+        if verb in "cq":
+            # Not a valid code point (negative, too big, a surrogate): Go's RuneError.
+            r = a if 0 <= a <= 0x10FFFF and not 0xD800 <= a <= 0xDFFF else 0xFFFD
+            return v.pad(chr(r) if verb == "c" else _quote_rune(r, ascii_only=v.plus))
+        if verb == "U":
+            return _fmt_int_unicode(a, v)
+        return _bad_verb(a, verb, v)
+    if isinstance(a, float):
+        if verb in "vgGeEfF":
+            return _fmt_float(a, verb, v)
+        return _bad_verb(a, verb, v)
+    if isinstance(a, str):
+        s = a if v.prec is None else a[: v.prec]
+        if verb in "vs":
+            return v.pad(s)
+        if verb == "q":
+            if v.sharp and "`" not in s and all(c == "\t" or " " <= c != "\x7f" for c in s):
+                return v.pad("`" + s + "`")
+            return v.pad(json.dumps(s, ensure_ascii=v.plus).replace("\\u007f", "\\x7f"))
+        if verb in "xX":
+            # fmtSbx: the precision counts bytes here; "% x" spaces them, "%#x" adds 0x.
+            data = a.encode()[: v.prec] if v.prec is not None else a.encode()
+            pre = ("0X" if verb == "X" else "0x") if v.sharp else ""
+            if v.space:
+                h = " ".join(pre + format(b, "02x") for b in data)
+            else:
+                h = (pre if data else "") + data.hex()
+            return v.pad(h.upper() if verb == "X" else h)
+        return _bad_verb(a, verb, v)
+    if isinstance(a, Mapping):
+        items = sorted(a.items(), key=lambda kv: _sort_key(kv[0]))
+        inner = " ".join(f"{_fmt_value(k, verb, v, False)}:{_fmt_value(x, verb, v, False)}" for k, x in items)
+        return "map[" + inner + "]"
+    if isinstance(a, (list, tuple)):
+        return "[" + " ".join(_fmt_value(x, verb, v, False) for x in a) + "]"
+    fields = getattr(a, "__dataclass_fields__", None)
+    if fields is not None and not isinstance(a, type):
+        return "{" + " ".join(_fmt_value(getattr(a, n), verb, v, False) for n in fields) + "}"
+    return v.pad(str(a)) if verb in "vs" else _bad_verb(a, verb, v)
+
+
+def _fmt_int_unicode(a: int, v: _Verb) -> str:
+    s = f"U+{a:04X}"
+    if v.sharp and 0 <= a <= 0x10FFFF and chr(a).isprintable():
+        s += f" '{chr(a)}'"
+    return v.pad(s, zero=False)
+
+
+def _quote_rune(r: int, ascii_only: bool = False) -> str:
+    """strconv.QuoteRune (QuoteRuneToASCII with ``ascii_only``, as %+q)."""
+    c = chr(r)
+    if c == "'":
+        return "'\\''"
+    if c == "\\":
+        return "'\\\\'"
+    if c.isprintable() and not (ascii_only and r >= 0x80):
+        return f"'{c}'"
+    named = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+    if c in named:
+        return f"'{named[c]}'"
+    if r < 0x80:
+        return f"'\\x{r:02x}'"
+    return f"'\\u{r:04x}'" if r <= 0xFFFF else f"'\\U{r:08x}'"
+
+
+def _bad_verb(a: Any, verb: str, v: _Verb) -> str:
+    return f"%!{verb}({_go_type(a)}={_fmt_value(a, 'v', v)})"
 
 
 def _fn_printf(fmt: Any, *args: Any) -> str:
-    """fmt.Sprintf for the verbs templates use: v s q d x X o b c f F e E g G t %."""
+    """fmt.Sprintf: flags ``-+# 0``, width, precision and the verbs templates use."""
     if not isinstance(fmt, str):
         raise _FuncError(f"wrong type for value; expected string; got {_go_type(fmt)}")
     out = []
-    pos = 0
     argi = 0
-    for m in re.finditer(_VERB, fmt):
-        out.append(fmt[pos : m.start()])
-        pos = m.end()
-        flags, width, prec, verb = m.group(1), m.group(2) or "", m.group(3), m.group(4)
+    i, n = 0, len(fmt)
+    while i < n:
+        j = fmt.find("%", i)
+        if j < 0:
+            out.append(fmt[i:])
+            break
+        out.append(fmt[i:j])
+        i = j + 1
+        k = i
+        while k < n and fmt[k] in "-+# 0":
+            k += 1
+        flags = fmt[i:k]
+        m = k
+        while m < n and fmt[m].isdigit():
+            m += 1
+        wid = int(fmt[k:m]) if m > k else None
+        prec = None
+        if m < n and fmt[m] == ".":
+            p = m + 1
+            while p < n and fmt[p].isdigit():
+                p += 1
+            prec = int(fmt[m + 1 : p]) if p > m + 1 else 0
+            m = p
+        if m >= n:
+            out.append("%!(NOVERB)")
+            i = m
+            break
+        verb = fmt[m]
+        i = m + 1
         if verb == "%":
             out.append("%")
             continue
         if argi >= len(args):
             out.append(f"%!{verb}(MISSING)")
             continue
-        a = args[argi]
+        v = _Verb(flags, wid, prec)
+        if verb == "v":
+            # %+v and %#v are Go's struct-field and Go-syntax forms, not a sign or a prefix.
+            v.plus = v.sharp = False
+        out.append(_fmt_value(args[argi], verb, v))
         argi += 1
-        spec = "%" + flags + width + ("." + prec if prec is not None else "")
-        try:
-            out.append(_format_one(spec, verb, a))
-        except (TypeError, ValueError, OverflowError):
-            out.append(f"%!{verb}({_go_type(a)}={go_string(a)})")
-    out.append(fmt[pos:])
     if argi < len(args):
-        extra = ", ".join(f"{_go_type(a)}={go_string(a)}" for a in args[argi:])
+        plain = _Verb("", None, None)
+        extra = ", ".join(
+            "<nil>" if a is None else f"{_go_type(a)}={_fmt_value(a, 'v', plain)}" for a in args[argi:]
+        )
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
-
-
-def _format_one(spec: str, verb: str, a: Any) -> str:
-    if verb in "vs":
-        return (spec + "s") % go_string(a)
-    if verb == "q":
-        return (spec + "s") % (json.dumps(a, ensure_ascii=False) if isinstance(a, str) else repr(chr(a)))
-    if verb == "t":
-        if not isinstance(a, bool):
-            raise TypeError
-        return (spec + "s") % go_string(a)
-    if verb == "c":
-        return (spec + "s") % chr(a)
-    if verb in "dxXob":
-        if isinstance(a, str) and verb in "xX":
-            h = a.encode().hex()
-            return (spec + "s") % (h.upper() if verb == "X" else h)
-        if isinstance(a, bool) or not isinstance(a, int):
-            raise TypeError
-        if verb == "b":
-            return (spec + "s") % format(a, "b")
-        return (spec + verb) % a
-    if verb in "fFeEgG":
-        if isinstance(a, bool) or not isinstance(a, (int, float)):
-            raise TypeError
-        if verb in "gG" and "." not in spec:
-            return (spec + "s") % go_string(float(a))
-        return (spec + verb) % a
-    raise ValueError(verb)
 
 
 def _basic_kind(v: Any) -> str:

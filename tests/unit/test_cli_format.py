@@ -500,3 +500,26 @@ def test_go_evaluation_corners(template, message):
     with pytest.raises(InvalidArgument) as e:
         render_template(template, {"A": {}, "B": "str", "N": None}, missing="default")
     assert str(e.value) == message
+
+
+# fmt.Sprintf as Go 1.19 prints these (checked with the same arguments in Go).
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{{printf "%08x|%-8x|%08.1x" "ab" "ab" "ab"}}', "00006162|6162    |00000061"),
+        ('{{printf "%8s|%08s|%.2s|%-4s|" "é" "é" "héllo" "a"}}', "       é|0000000é|hé|a   |"),
+        ('{{printf "%x|%X|%#x|%o|%#o|%b|%x" 255 255 255 8 8 5 -255}}', "ff|FF|0xff|10|010|101|-ff"),
+        ('{{printf "%+d|% d|%05d|%.3d|%-5d|" 5 5 -42 7 3}}', "+5| 5|-0042|007|3    |"),
+        ('{{printf "%5.1f|%-8.3e|%6.2f%%|%g|%G" 3.14159 1234.5 99.5 0.000012 1e-7}}', "  3.1|1.234e+03| 99.50%|1.2e-05|1E-07"),
+        ('{{printf "%q|%+q|%#q|%q|%+q" "a\tb" "é" "x" 233 -7}}', "\"a\\tb\"|\"\\u00e9\"|`x`|'é'|'\\ufffd'"),
+        ('{{printf "%U|%#U|%t|%c|%c" 233 233 true 233 -1}}', "U+00E9|U+00E9 'é'|true|é|\ufffd"),
+        ('{{printf "%v|%+v|%d|%s" .L .L .L .L}}', "[a b]|[a b]|[%!d(string=a) %!d(string=b)]|[a b]"),
+        ('{{printf "%s|%d|%t|%x" 1 "x" 1 true}}', "%!s(int=1)|%!d(string=x)|%!t(int=1)|%!x(bool=true)"),
+        ('{{printf "%8.0s|%-3d|" 0 "x"}}', "%!s(int=        )|%!d(string=x  )|"),
+        ('{{printf "%d %s" 1}}|{{printf "%d" 1 "a" nil}}|{{printf "%"}}|{{printf "%v" .Z}}|{{printf "%d" .Z}}',
+         "1 %!s(MISSING)|1%!(EXTRA string=a, <nil>)|%!(NOVERB)|<nil>|%!d(<nil>)"),
+        ('{{printf "%v|%.0v|%8.3v|%+.1e" 1e20 2.5 3.14159 -0.5}}', "1e+20|2|    3.14|-5.0e-01"),
+    ],
+)
+def test_printf_same_as_go(template, expected):
+    assert render_template(template, {"L": ["a", "b"], "Z": None}) == expected
