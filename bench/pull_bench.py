@@ -1,7 +1,7 @@
 """Pull-and-unpack of a large multi-layer image from a loopback registry: minke vs
 ``skopeo copy`` + GNU tar vs ``podman pull``.
 
-    /work/main/.venv/bin/python bench/pull_bench.py [--keep-image DIR] [--only minke,skopeo,podman]
+    /work/main/.venv/bin/python bench/pull_bench.py [--keep-image DIR] [--rounds N] [--only minke,skopeo,podman]
 
 Needs root.  Not a timed test: run it by hand.  It
 
@@ -19,7 +19,8 @@ Needs root.  Not a timed test: run it by hand.  It
        into one directory;
    (c) ``podman pull`` with a private ``--root``/``--runroot`` (skipped when podman is not
        installed or cannot run here);
-4. prints the times and the ratios minke/skopeo+tar and minke/podman, and removes the
+4. with ``--rounds N`` repeats step 3 N times and keeps each tool's best time;
+5. prints the times and the ratios minke/skopeo+tar and minke/podman, and removes the
    registry (by its pid), temp dirs and any mounts left under them.
 
 ``sync`` and a drop of the page cache run before each measurement so that no tool pays
@@ -192,10 +193,20 @@ def unmount_under(path: str) -> None:
         subprocess.run(["umount", "-l", p], check=False)
 
 
-def run_minke(host: str, work: str) -> float:
+def minke_cmd(src: str | None) -> list[str]:
+    """The installed entry point, or minke's CLI from another source tree (``--minke-src``,
+    e.g. ``git archive REV minke | tar -x -C DIR``) to compare two versions."""
+    if src is None:
+        return [MINKE]
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+            f"sys.path.insert(0, {os.path.abspath(src)!r}); from minke.cli.main import main; sys.exit(main())")
+    return [sys.executable, "-c", code]
+
+
+def run_minke(host: str, work: str, src: str | None = None) -> float:
     root = os.path.join(work, "minke-root")
     env = {**os.environ, "MINKE_ROOT": root, "MINKE_RUN_ROOT": os.path.join(work, "minke-run")}
-    t = timed([MINKE, "pull", "-q", "--tls-verify=false", f"{host}/{REF_PATH}:latest"], env=env,
+    t = timed(minke_cmd(src) + ["pull", "-q", "--tls-verify=false", f"{host}/{REF_PATH}:latest"], env=env,
               stdout=subprocess.DEVNULL)
     # Ready to run: the image is listed and its top snapshot exists.
     sh([MINKE, "image", "inspect", f"{host}/{REF_PATH}:latest"], env=env, stdout=subprocess.DEVNULL)
@@ -241,6 +252,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keep-image", help="generate the image here once and reuse it on later runs")
     ap.add_argument("--only", default="minke,skopeo,podman", help="comma-separated tools to time")
+    ap.add_argument("--minke-src", help="also time minke's CLI from this source tree (an older version)")
+    ap.add_argument("--rounds", type=int, default=1, help="time every tool this many times, keep the best")
     ap.add_argument("--json", action="store_true", help="print the result as json too")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -261,20 +274,39 @@ def main() -> int:
         sh(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:latest",
             f"docker://{reg.host}/{REF_PATH}:latest"])
         res: dict[str, float | None] = {}
-        if "minke" in only:
-            res["minke"] = run_minke(reg.host, work)
-            print(f"minke pull:        {res['minke']:7.2f}s", flush=True)
-            shutil.rmtree(os.path.join(work, "minke-root"), ignore_errors=True)
-        if "skopeo" in only:
-            res["skopeo+tar"], copy = run_skopeo_tar(reg.host, work)
-            print(f"skopeo copy + tar: {res['skopeo+tar']:7.2f}s (copy {copy:.2f}s)", flush=True)
-            shutil.rmtree(os.path.join(work, "skopeo-rootfs"), ignore_errors=True)
-        if "podman" in only:
-            res["podman"] = run_podman(reg.host, work)
-            if res["podman"] is not None:
-                print(f"podman pull:       {res['podman']:7.2f}s", flush=True)
+        runs: dict[str, list[float]] = {}
+        for rnd in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {rnd + 1}/{args.rounds}")
+            if "minke" in only:
+                t = run_minke(reg.host, work)
+                runs.setdefault("minke", []).append(t)
+                print(f"minke pull:        {t:7.2f}s", flush=True)
+                shutil.rmtree(os.path.join(work, "minke-root"), ignore_errors=True)
+            if args.minke_src:
+                t = run_minke(reg.host, work, args.minke_src)
+                runs.setdefault("minke-src", []).append(t)
+                print(f"minke pull (src):  {t:7.2f}s", flush=True)
+                shutil.rmtree(os.path.join(work, "minke-root"), ignore_errors=True)
+            if "skopeo" in only:
+                t, copy = run_skopeo_tar(reg.host, work)
+                runs.setdefault("skopeo+tar", []).append(t)
+                print(f"skopeo copy + tar: {t:7.2f}s (copy {copy:.2f}s)", flush=True)
+                shutil.rmtree(os.path.join(work, "skopeo-rootfs"), ignore_errors=True)
+                shutil.rmtree(os.path.join(work, "skopeo-oci"), ignore_errors=True)
+            if "podman" in only:
+                p = run_podman(reg.host, work)
+                if p is not None:
+                    runs.setdefault("podman", []).append(p)
+                    print(f"podman pull:       {p:7.2f}s", flush=True)
+                shutil.rmtree(os.path.join(work, "podman-root"), ignore_errors=True)
+                shutil.rmtree(os.path.join(work, "podman-run"), ignore_errors=True)
+        for name, ts in runs.items():
+            res[name] = min(ts)  # the least disturbed run of each: the machine is shared
+        if args.rounds > 1:
+            print("best of each: " + ", ".join(f"{k} {v:.2f}s" for k, v in res.items() if v))
         m = res.get("minke")
-        for other in ("skopeo+tar", "podman"):
+        for other in ("minke-src", "skopeo+tar", "podman"):
             o = res.get(other)
             if m and o:
                 print(f"ratio minke/{other}: {m / o:.2f}")

@@ -293,7 +293,14 @@ def _target(mounts: list[Any]) -> tuple[str, str]:
 def _unpack_parallel(snapshots: Any, blobs: Any, layers: list[LayerRef], chains: list[str], first: int, *,
                      created: list[str] | None, lease: Any, workers: int) -> tuple[str | None, list[int]]:
     """Layers ``first``.. are missing and ``first - 1`` (if any) is committed."""
+    import contextlib
     import shutil
+
+    import minke.archive.apply  # noqa: F401  (imported before fork: children import nothing)
+    import minke.archive.compression  # noqa: F401
+
+    with contextlib.suppress(ImportError):
+        import isal.igzip  # noqa: F401
 
     sizes = [snapshot_size(snapshots, c) for c in chains[:first]]
     if lease is not None:
