@@ -263,6 +263,8 @@ def apply_layer(stream: BinaryIO, target: str, *, whiteouts: str = "native") -> 
                         os.link(source, path, follow_symlinks=False)
                     except FileNotFoundError:
                         raise CorruptData(f"invalid layer tar: hard link {member.name!r} to missing {member.linkname!r}") from None
+                    except OSError as e:  # EPERM: a directory; EXDEV; EMLINK
+                        raise CorruptData(f"invalid layer tar: hard link {member.name!r} to {member.linkname!r}: {e.strerror}") from None
                     created_here.add(path)
                     continue  # a hard link shares the inode: metadata is the target's
                 elif member.ischr() or member.isblk():

@@ -277,3 +277,10 @@ def test_pax_times_to_the_nanosecond_and_sockets_left_out(tmp_path):
     finally:
         s.close()
     assert tarfile.open(fileobj=io.BytesIO(out.getvalue())).getnames() == ["d", "f"]
+
+
+def test_hardlink_to_a_directory_is_corrupt(tmp_path):
+    target = tmp_path / "t"
+    target.mkdir()
+    with pytest.raises(CorruptData, match="'h'"):
+        apply(LayerBuilder().dir("d").hardlink("h", "d").bytes(), target)
