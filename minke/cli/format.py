@@ -25,7 +25,13 @@ columns with Go's text/tabwriter (min width 10, padding 3), ``json`` prints one 
 per row with sorted keys.
 
 Rows are dicts standing in for Docker's formatter contexts (structs): a missing field is an
-error, not ``<no value>``.  Only the standard library is imported (json, re: both cheap).
+error, not ``<no value>``.  For the same reason a ``None`` prints ``<nil>`` (a nil pointer,
+as ``docker inspect -f '{{.State.Health}}'`` prints), where Go's ``map[string]interface{}``
+would print ``<no value>``; pass ``missing="default"`` for Go's missing-key behaviour.
+Dataclasses are structs (fields by Go name or snake_case, ``%v`` is ``{a b}``), enums
+print as their values.  ``printf`` is Go's fmt (flags, width, precision, ``%!d(string=x)``
+for a wrong verb) except hexadecimal floats (``%x`` of a float).  Only the standard library
+is imported (json, re: both cheap; patterns compile on first use).
 """
 
 from __future__ import annotations
