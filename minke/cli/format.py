@@ -17,7 +17,9 @@ Not supported: ``define``/``template``/``block`` (no named templates), ``call``,
 ``js``, ``urlquery``; they are an ``InvalidArgument`` at parse time.
 
 Errors are ``InvalidArgument`` with Go's wording, for example
-``template: :1:2: executing "" at <.Foo>: can't evaluate field Foo in type map[string]interface {}``.
+``template: :1:2: executing "" at <.Foo>: can't evaluate field Foo in type map[string]interface {}``;
+``render_template`` and ``format_rows`` put the docker CLI's ``template parsing error: `` in
+front, ``Template.execute`` does not.
 
 Docker's CLI layer on top (``format_rows``): ``\\t``/``\\n`` in the format become a tab and a
 newline, ``table`` (alone: the command's default columns) prints a header row and aligns
@@ -1426,8 +1428,19 @@ def parse(text: str) -> Template:
 
 
 def render_template(template: str, obj: Any, *, missing: str = "field") -> str:
-    """Execute a Go template against ``obj`` (a dict or an object with attributes)."""
-    return Template(template).execute(obj, missing=missing)
+    """Execute a Go template against ``obj`` (a dict or an object with attributes).
+
+    Errors read as the docker CLI's: ``template parsing error: template: :1:2: ...``.
+    """
+    try:
+        return Template(template).execute(obj, missing=missing)
+    except TemplateError as e:
+        raise _docker_error(e) from None
+
+
+def _docker_error(e: TemplateError) -> TemplateError:
+    # The docker CLI wraps every template failure, parse or execute, in this prefix.
+    return TemplateError(f"template parsing error: {e.message}")
 
 
 def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
@@ -1557,12 +1570,15 @@ def format_rows(
         return render_table(rows, _columns(default_columns, hdrs))
     if fmt == "json":
         return render_json_lines(rows)
-    if fmt.startswith("table"):
-        body = _docker_format(fmt[len("table"):])
-        tmpl = Template(body)
-        text = tmpl.header(hdrs) + "\n" + "".join(
-            tmpl.execute(r, sort_json=True) + "\n" for r in rows
-        )
-        return tabwrite(text)
-    tmpl = Template(_docker_format(fmt))
-    return "".join(tmpl.execute(r, sort_json=True) + "\n" for r in rows)
+    try:
+        if fmt.startswith("table"):
+            body = _docker_format(fmt[len("table"):])
+            tmpl = Template(body)
+            text = tmpl.header(hdrs) + "\n" + "".join(
+                tmpl.execute(r, sort_json=True) + "\n" for r in rows
+            )
+            return tabwrite(text)
+        tmpl = Template(_docker_format(fmt))
+        return "".join(tmpl.execute(r, sort_json=True) + "\n" for r in rows)
+    except TemplateError as e:
+        raise _docker_error(e) from None

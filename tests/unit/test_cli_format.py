@@ -172,7 +172,7 @@ def test_missingkey_error_like_docker_inspect(template, expected, message):
         assert render_template(template, D, missing="error") == expected
     else:
         with pytest.raises(InvalidArgument) as e:
-            render_template(template, D, missing="error")
+            Template(template).execute(D, missing="error")
         assert str(e.value) == message
 
 
@@ -201,9 +201,10 @@ def test_unknown_field_is_an_error_by_default():
     with pytest.raises(InvalidArgument) as e:
         render_template("{{.Foo}}", D)
     assert str(e.value) == (
+        "template parsing error: "  # the docker CLI's wrapping, as render_template adds it
         "template: :1:2: executing \"\" at <.Foo>: can't evaluate field Foo in type map[string]interface {}"
     )
-    with pytest.raises(InvalidArgument, match=r"^template: :1:9: .* at <.Config.Nope>: can't evaluate field Nope"):
+    with pytest.raises(InvalidArgument, match=r"^template parsing error: template: :1:9: .* at <.Config.Nope>: can't evaluate field Nope"):
         render_template("{{.Config.Nope}}", D)
 
 
@@ -429,8 +430,12 @@ def test_quiet_lines():
 
 
 def test_bad_format_is_invalid_argument():
-    with pytest.raises(InvalidArgument, match="unclosed action"):
+    with pytest.raises(InvalidArgument, match="^template parsing error: template: :1: unclosed action$"):
         format_rows("{{.ID", ROWS, COLUMNS, HEADERS)
+    with pytest.raises(InvalidArgument, match="^template parsing error: template: :1:2: executing"):
+        format_rows("{{.Nope}}", ROWS, COLUMNS, HEADERS)
+    with pytest.raises(InvalidArgument, match="^template parsing error: template: :1: unclosed action$"):
+        render_template("{{", {})
     with pytest.raises(InvalidArgument, match="can't evaluate field Foo"):
         format_rows("table {{.Foo}}", ROWS, COLUMNS, HEADERS)
 
@@ -498,7 +503,7 @@ def test_go_lexing_corners(template, expected):
 )
 def test_go_evaluation_corners(template, message):
     with pytest.raises(InvalidArgument) as e:
-        render_template(template, {"A": {}, "B": "str", "N": None}, missing="default")
+        Template(template).execute({"A": {}, "B": "str", "N": None}, missing="default")
     assert str(e.value) == message
 
 
