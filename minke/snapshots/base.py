@@ -179,6 +179,25 @@ class MetaSnapshotter:
                 return
         shutil.rmtree(trash, ignore_errors=True)
 
+    def clean_trash(self, older_than: float = 3600.0) -> int:
+        """Delete ``trash-*`` directories (removals or unpacks a crash interrupted) older
+        than ``older_than`` seconds; young ones may belong to a running operation.
+        Returns bytes freed."""
+        freed = 0
+        now = time.time()
+        for name in os.listdir(self.root):
+            if not name.startswith("trash-"):
+                continue
+            path = os.path.join(self.root, name)
+            try:
+                if now - os.lstat(path).st_mtime < older_than:
+                    continue
+            except FileNotFoundError:
+                continue
+            freed += _du(path)
+            shutil.rmtree(path, ignore_errors=True)
+        return freed
+
     def usage(self, key: str) -> int:
         info = self.stat(key)
         return _du(self._data_dir(info))

@@ -119,6 +119,10 @@ def collect(
     clean = getattr(blobs, "clean_ingest", None)
     if clean is not None:
         stats["SpaceReclaimed"] += int(clean())
+    trash = getattr(snapshotter, "clean_trash", None)
+    if trash is not None:
+        # Directories a crashed remove() or unpack left behind.
+        stats["SpaceReclaimed"] += int(trash())
     return stats
 
 

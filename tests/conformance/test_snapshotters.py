@@ -151,3 +151,18 @@ def test_view_is_read_only_and_shows_the_parent(snaps, tmp_path):
     snaps.remove("v")
     with pytest.raises(NotFound):
         snaps.mounts("v")
+
+
+def test_gc_removes_old_trash_but_not_young(snaps):
+    import time as _time
+
+    old = os.path.join(snaps.root, "trash-extract-1")
+    young = os.path.join(snaps.root, "trash-extract-2")
+    for d in (old, young):
+        os.makedirs(d)
+        with open(os.path.join(d, "f"), "wb") as f:
+            f.write(b"x" * 100)
+    past = _time.time() - 7200
+    os.utime(old, (past, past))
+    assert snaps.clean_trash() == 100
+    assert not os.path.exists(old) and os.path.exists(young)
