@@ -134,4 +134,15 @@ MIGRATIONS: list[str] = [
         created    REAL NOT NULL
     );
     """,
+    # 5: the build cache (minke.build): one row per step result, keyed by its cache key.
+    """
+    CREATE TABLE build_cache (
+        key      TEXT PRIMARY KEY,
+        slot     TEXT NOT NULL,          -- dockerfile#stage#step: the same step across builds
+        inputs   TEXT NOT NULL,          -- JSON StepInputs, to explain the next miss
+        result   TEXT NOT NULL,          -- JSON layers, config, history after the step
+        created  REAL NOT NULL
+    );
+    CREATE INDEX build_cache_slot ON build_cache(slot, created);
+    """,
 ]

@@ -1,0 +1,693 @@
+"""The builder: a parsed Dockerfile and a context into an image in the store.
+
+Each needed stage starts from its base (``scratch``, an earlier stage or a stored image)
+and applies its instructions: metadata steps change the config (history ``empty_layer``),
+COPY/ADD stage files into a directory that becomes a layer tar, RUN runs in a container
+on an overlay snapshot of the current layers and its upperdir becomes the layer
+(``minke.build.run``).  Every step has a cache key (``minke.build.cache``); a hit
+restores the step's layers and config without doing the work.  Everything a build
+creates goes through the image service's staging lease, so a failed build leaves only
+blobs the cache points at and snapshots the image chains own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from minke.build import stages as st_mod
+from minke.build.cache import CacheEntry, CacheStore, MemoryCacheStore, StepInputs, explain, slot
+from minke.build.context import BuildContext
+from minke.build.parser import Dockerfile, Instruction, parse, parse_mount
+from minke.build.shell_words import process_word
+from minke.errors import InvalidArgument, MinkeError, NotFound, Unsupported
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    dockerfile: str = "Dockerfile"
+    tags: tuple[str, ...] = ()
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network: str = "default"
+    runtime: str = "runc"
+
+
+@dataclass
+class _State:
+    """A stage's image so far."""
+
+    layers: list[list[Any]]  # [diff_id, blob_digest, media_type, size]
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+    key: str
+    meta: st_mod.StageState
+
+    def to_json(self) -> str:
+        return json.dumps({"layers": self.layers, "config": self.config,
+                           "history": self.history, "args": self.meta.args,
+                           "cmd_set": self.meta.cmd_set})
+
+
+class SqliteCacheStore:
+    """CacheStore in the metadata DB (table build_cache)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def get(self, key: str) -> CacheEntry | None:
+        row = self.db.query_one("SELECT key, result, inputs FROM build_cache WHERE key = ?",
+                                (key,))
+        if row is None:
+            return None
+        return CacheEntry(row["key"], "", "", row["result"], StepInputs.from_json(row["inputs"]))
+
+    def put(self, slot: str, entry: CacheEntry) -> None:
+        with self.db.transaction():
+            self.db.execute("INSERT OR REPLACE INTO build_cache (key, slot, inputs, result, "
+                            "created) VALUES (?, ?, ?, ?, ?)",
+                            (entry.key, slot, entry.inputs.to_json(), entry.config, time.time()))
+
+    def last(self, slot: str) -> StepInputs | None:
+        row = self.db.query_one("SELECT inputs FROM build_cache WHERE slot = ? "
+                                "ORDER BY created DESC LIMIT 1", (slot,))
+        return StepInputs.from_json(row["inputs"]) if row else None
+
+    def remove(self, key: str) -> None:
+        self.db.execute("DELETE FROM build_cache WHERE key = ?", (key,))
+
+
+def _sha(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class Builder:
+    """Builds images; ``progress`` receives one line per event (the plain format)."""
+
+    def __init__(self, engine: Any, *, cache: CacheStore | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.engine = engine
+        self.images = engine.images
+        self.snapshots = engine.snapshots
+        self.blobs = engine.blobs
+        self.cache = cache if cache is not None else SqliteCacheStore(engine.db)
+        self.progress = progress or (lambda line: None)
+        self._n = 0
+
+    # --- public ------------------------------------------------------------------------
+    def build(self, ctx: BuildContext, opts: BuildOptions) -> str:
+        """Build; return the image ID.  Raises InvalidArgument/NotFound naming the line."""
+        from minke.images.staging import staging
+
+        df = parse(ctx.read_dockerfile(opts.dockerfile))
+        all_stages = st_mod.stages(df, opts.build_args)
+        plan = st_mod.needed(all_stages, opts.target)
+        gargs = st_mod.global_args(df, opts.build_args)
+        tmp_root = self.engine.config.tmp_dir
+        os.makedirs(tmp_root, exist_ok=True)
+        work = tempfile.mkdtemp(prefix="minke-build-", dir=tmp_root)
+        cache = MemoryCacheStore() if opts.no_cache else self.cache
+        try:
+            with staging(self.images) as stg:
+                results: dict[int, _State] = {}
+                for stage in plan:
+                    results[stage.index] = self._stage(df, stage, len(all_stages), all_stages,
+                                                       results, ctx, opts, gargs, stg, work,
+                                                       cache)
+                final = results[plan[-1].index]
+                return self._store(final, opts, stg)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    # --- stages ------------------------------------------------------------------------
+    def _emit(self, text: str) -> None:
+        self.progress(text)
+
+    def _base(self, stage: st_mod.Stage, results: dict[int, _State],
+              all_stages: list[st_mod.Stage], escape: str) -> _State:
+        base = stage.base
+        by_name = {s.name: s.index for s in all_stages if s.name and s.index < stage.index}
+        if base.lower() in by_name:
+            prev = results[by_name[base.lower()]]
+            return _State(copy.deepcopy(prev.layers), copy.deepcopy(prev.config),
+                          copy.deepcopy(prev.history), prev.key,
+                          st_mod.StageState(copy.deepcopy(prev.config), escape))
+        if base == "scratch":
+            cfg: dict[str, Any] = {"Env": [f"PATH={st_mod.DEFAULT_PATH}"]}
+            return _State([], cfg, [], _sha("from:scratch"), st_mod.StageState(cfg, escape))
+        try:
+            image = self.images.get(base)
+        except NotFound:
+            raise NotFound(f"dockerfile:{stage.from_line.line}: {base}: image not found "
+                           "(pull it first)") from None
+        doc = self.images.image_config(image.id)
+        manifest = self.images.manifest(image)
+        diff_ids = doc.get("rootfs", {}).get("diff_ids", [])
+        layers = [[d, m["digest"], m["mediaType"], m["size"]]
+                  for d, m in zip(diff_ids, manifest.get("layers", []), strict=True)]
+        cfg = copy.deepcopy(doc.get("config") or {})
+        cfg.setdefault("Env", [f"PATH={st_mod.DEFAULT_PATH}"])
+        return _State(layers, cfg, copy.deepcopy(doc.get("history") or []),
+                      _sha("from:" + image.id), st_mod.StageState(cfg, escape))
+
+    def _stage(self, df: Dockerfile, stage: st_mod.Stage, total: int,
+               all_stages: list[st_mod.Stage], results: dict[int, _State], ctx: BuildContext,
+               opts: BuildOptions, gargs: Mapping[str, str], stg: Any, work: str,
+               cache: CacheStore) -> _State:
+        label = stage.name or f"stage-{stage.index}"
+        n_steps = len(stage.instructions) + 1
+        self._n += 1
+        self._emit(f"#{self._n} [{label} 1/{n_steps}] FROM {stage.base}")
+        state = self._base(stage, results, all_stages, df.escape)
+        state.meta.config = state.config
+        onbuild = [t for t in (state.config.get("OnBuild") or [])] if not any(
+            stage.base.lower() == s.name for s in all_stages if s.name) else []
+        if onbuild:
+            raise Unsupported(f"dockerfile:{stage.from_line.line}: ONBUILD triggers of the "
+                              "base image are not supported yet")
+        if state.config.get("OnBuild") is not None:
+            state.config["OnBuild"] = None
+        for k, inst in enumerate(stage.instructions, start=2):
+            self._n += 1
+            self._emit(f"#{self._n} [{label} {k}/{n_steps}] {inst.original.splitlines()[0]}")
+            t0 = time.monotonic()
+            self._step(df, stage, k, inst, state, results, all_stages, ctx, opts, gargs,
+                       stg, work, cache)
+            self._emit(f"#{self._n} DONE {time.monotonic() - t0:.1f}s")
+        return state
+
+    def _step(self, df: Dockerfile, stage: st_mod.Stage, k: int, inst: Instruction,
+              state: _State, results: dict[int, _State], all_stages: list[st_mod.Stage],
+              ctx: BuildContext, opts: BuildOptions, gargs: Mapping[str, str], stg: Any,
+              work: str, cache: CacheStore) -> None:
+        meta = state.meta
+        if inst.cmd == "ARG":
+            names = st_mod.declare_args(meta, inst, opts.build_args, gargs)
+            shown = " ".join(f"{n}={meta.args[n]}" if n in meta.args else n for n in names)
+            state.history.append(self._hist(f"ARG {shown}", empty=True))
+            # The key does not change here: the steps that see an ARG key on its value.
+            return
+        if inst.cmd == "WORKDIR":
+            wd = process_word(inst.args[0], meta.expansion_env(), df.escape)
+            wd = os.path.normpath(os.path.join(state.config.get("WorkingDir") or "/", wd))
+            state.config["WorkingDir"] = wd
+            # The directory itself is made by the next RUN (or COPY into it).
+            created: str | None = f"WORKDIR {wd}"
+        else:
+            created = st_mod.apply_metadata(meta, inst)
+        if created is not None:
+            state.config = meta.config
+            state.history.append(self._hist(created, empty=True))
+            state.key = _sha(state.key + "\0" + created + json.dumps(state.config,
+                                                                     sort_keys=True))
+            return
+        # A layer step: key it, look it up, explain a miss.
+        env = meta.expansion_env()
+        files: dict[str, str] = {}
+        extra: dict[str, str] = {}
+        step_slot = slot(opts.dockerfile, stage.index, k)
+        if inst.cmd in ("COPY", "ADD"):
+            if not inst.flag("from"):
+                for src in self._sources(inst)[0]:
+                    if "://" in src:
+                        extra[f"url {src}"] = src
+                        continue
+                    expanded = process_word(src, env, df.escape)
+                    for rel in ctx.resolve(expanded) if not src.startswith("<<") else []:
+                        files.update(ctx.file_hashes([rel]))
+            else:
+                ref = process_word(inst.flag("from") or "", env, df.escape).lower()
+                extra["from"] = self._from_key(ref, results, all_stages, stage)
+            for hd in inst.heredocs:
+                files[f"<<{hd.name}"] = _sha(hd.content)
+        else:  # RUN
+            extra["network"] = inst.flag("network") or opts.network
+            extra["mounts"] = json.dumps(inst.flag_all("mount"))
+            for m in inst.flag_all("mount"):
+                spec = parse_mount(m, inst.line)
+                if spec.type == "bind" and not spec.from_:
+                    src = spec.source or "."
+                    files.update(ctx.file_hashes(ctx.resolve(src)))
+        if inst.cmd in ("COPY", "ADD"):
+            used: set[str] = set()
+            for word in (*inst.args, *(v or "" for _, v in inst.flags)):
+                process_word(word, env, df.escape, used)
+            used_args = {a: meta.args[a] for a in sorted(used) if a in meta.args
+                         and a not in meta.env()}
+        else:  # RUN sees every declared ARG in its environment
+            used_args = {a: v for a, v in meta.args.items() if a not in meta.env()}
+        inputs = StepInputs(inst.original + "".join(h.content for h in inst.heredocs),
+                            state.key, used_args, meta.env(), files, extra)
+        key = inputs.key()
+        hit = cache.get(key)
+        if hit is not None and self._restore(state, hit):
+            state.key = key
+            self._emit(f"#{self._n} CACHED")
+            return
+        self._emit(f"#{self._n} {explain(cache.last(step_slot), inputs)}")
+        if inst.cmd in ("COPY", "ADD"):
+            self._copy(df, inst, state, results, all_stages, stage, ctx, stg, work, env)
+        else:
+            self._run(df, inst, state, ctx, opts, stg, work)
+        state.key = key
+        cache.put(step_slot, CacheEntry(key, "", "", state.to_json(), inputs))
+
+    def _from_key(self, ref: str, results: dict[int, _State],
+                  all_stages: list[st_mod.Stage], stage: st_mod.Stage) -> str:
+        idx = self._stage_index(ref, all_stages, stage)
+        if idx is not None:
+            return results[idx].key
+        return self.images.get(ref).id
+
+    @staticmethod
+    def _stage_index(ref: str, all_stages: list[st_mod.Stage], stage: st_mod.Stage) -> int | None:
+        for s in all_stages:
+            if s.index < stage.index and (s.name == ref or str(s.index) == ref):
+                return s.index
+        return None
+
+    def _restore(self, state: _State, hit: CacheEntry) -> bool:
+        doc = json.loads(hit.config)
+        for layer in doc["layers"]:
+            if not self.blobs.exists(layer[1]):
+                return False  # the layer was collected: rebuild the step
+        state.layers = doc["layers"]
+        state.config = doc["config"]
+        state.history = doc["history"]
+        state.meta.config = state.config
+        state.meta.cmd_set = doc["cmd_set"]
+        return True
+
+    @staticmethod
+    def _hist(created_by: str, *, empty: bool) -> dict[str, Any]:
+        from minke.images.model import format_time
+
+        h: dict[str, Any] = {"created": format_time(), "created_by": created_by,
+                             "comment": "buildkit.dockerfile.v0"}
+        if empty:
+            h["empty_layer"] = True
+        return h
+
+    # --- rootfs access -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _rootfs(self, state: _State, stg: Any, work: str, *, writable: bool
+                ) -> Iterator[tuple[str, Any]]:
+        """Mount the state's layers (a fresh snapshot on top); yield (path, mounts)."""
+        from minke.images.unpack import LayerRef
+        from minke.snapshots.mount import mount_all, unmount
+
+        chain = None
+        if state.layers:
+            chain, _ = stg.unpack([LayerRef(lay[0], lay[1]) for lay in state.layers])
+        key = "build-" + uuid.uuid4().hex
+        target = os.path.join(work, key)
+        os.makedirs(target)
+        mounts = (self.snapshots.prepare(key, parent=chain) if writable
+                  else self.snapshots.view(key, parent=chain))
+        try:
+            mount_all(mounts, target)
+            try:
+                yield target, mounts
+            finally:
+                unmount(target)
+        finally:
+            self.snapshots.remove(key)
+            with contextlib.suppress(OSError):
+                os.rmdir(target)
+
+    def _add_layer(self, state: _State, stg: Any, tar_path: str) -> None:
+        from minke.images.model import OCI_LAYER
+
+        with open(tar_path, "rb") as f:
+            diff_id, size = stg.ingest(f)
+        state.layers.append([diff_id, diff_id, OCI_LAYER, size])
+
+    # --- COPY / ADD ----------------------------------------------------------------------
+    @staticmethod
+    def _sources(inst: Instruction) -> tuple[list[str], str]:
+        return list(inst.args[:-1]), inst.args[-1]
+
+    def _copy(self, df: Dockerfile, inst: Instruction, state: _State,
+              results: dict[int, _State], all_stages: list[st_mod.Stage],
+              stage: st_mod.Stage, ctx: BuildContext, stg: Any, work: str,
+              env: Mapping[str, str]) -> None:
+        from minke.archive.create import write_tar
+
+        srcs, dest = self._sources(inst)
+        dest = process_word(dest, env, df.escape)
+        workdir = state.config.get("WorkingDir") or "/"
+        if not dest.startswith("/"):
+            dest = os.path.join(workdir, dest) + ("/" if dest.endswith("/") or dest in (
+                ".", "") else "")
+        wild = any(c in s for s in srcs for c in "*?[")
+        if (len(srcs) > 1 or wild) and not dest.endswith("/"):
+            raise InvalidArgument(f"dockerfile:{inst.line}: When using {inst.cmd} with more "
+                                  "than one source file, the destination must be a directory "
+                                  "and end with a /")
+        layer_dir = os.path.join(work, "layer-" + uuid.uuid4().hex[:8])
+        os.makedirs(layer_dir)
+        chown = inst.flag("chown")
+        chmod = inst.flag("chmod")
+        mode = None
+        if chmod:
+            try:
+                mode = int(chmod, 8)
+            except ValueError:
+                raise InvalidArgument(f"dockerfile:{inst.line}: invalid chmod "
+                                      f"{chmod!r}") from None
+        copied: list[str] = []
+        with contextlib.ExitStack() as stack:
+            from_ref = inst.flag("from")
+            if from_ref:
+                ref = process_word(from_ref, env, df.escape).lower()
+                idx = self._stage_index(ref, all_stages, stage)
+                if idx is not None:
+                    src_state = results[idx]
+                else:
+                    try:
+                        image = self.images.get(ref)
+                    except NotFound:
+                        raise NotFound(f"dockerfile:{inst.line}: {ref}: no stage or image of "
+                                       "that name") from None
+                    doc = self.images.image_config(image.id)
+                    man = self.images.manifest(image)
+                    src_state = _State(
+                        [[d, m["digest"], m["mediaType"], m["size"]] for d, m in zip(
+                            doc["rootfs"]["diff_ids"], man["layers"], strict=True)],
+                        {}, [], "", st_mod.StageState({}))
+                src_root = (stack.enter_context(self._rootfs(src_state, stg, work,
+                                                             writable=False))[0]
+                            if src_state.layers else os.path.join(work, "empty"))
+                os.makedirs(src_root, exist_ok=True)
+                resolved = []
+                for s in srcs:
+                    pattern = process_word(s, env, df.escape)
+                    resolved.extend(_glob_root(src_root, pattern, inst.line))
+                pairs = [(os.path.join(src_root, r), r, False) for r in resolved]
+            else:
+                pairs = []
+                for s in srcs:
+                    if s.startswith("<<"):
+                        continue
+                    if inst.cmd == "ADD" and "://" in s:
+                        pairs.append((self._fetch(s, work, inst.line), s.rstrip("/").rsplit(
+                            "/", 1)[-1] or "download", False))
+                        continue
+                    pattern = process_word(s, env, df.escape)
+                    for rel in ctx.resolve(pattern):
+                        pairs.append((os.path.join(ctx.root, rel) if rel != "." else ctx.root,
+                                      rel, True))
+            for hd in inst.heredocs:
+                p = os.path.join(work, "heredoc-" + uuid.uuid4().hex[:8])
+                content = hd.content
+                if hd.expand:
+                    content = process_word(content.replace('"', '\\"').join('""'), env,
+                                           df.escape) if "$" in content else content
+                with open(p, "w") as f:
+                    f.write(content)
+                os.chmod(p, 0o644)
+                pairs.append((p, hd.name, False))
+            for path, rel, from_ctx in pairs:
+                name = os.path.basename(rel.rstrip("/")) or rel
+                is_dir = os.path.isdir(path) and not os.path.islink(path)
+                if is_dir:
+                    target = dest
+                elif dest.endswith("/"):
+                    target = os.path.join(dest, name)
+                else:
+                    target = dest
+                out = os.path.join(layer_dir, target.lstrip("/"))
+                if (inst.cmd == "ADD" and not is_dir and "://" not in rel
+                        and _is_archive(path)):
+                    _extract(path, os.path.join(layer_dir, dest.lstrip("/")))
+                    continue
+                _copy_tree(path, out, ctx if from_ctx else None, rel if from_ctx else None)
+                copied.append(target)
+            for fp in ctx_paths(layer_dir):
+                full = os.path.join(layer_dir, fp)
+                if mode is not None and not os.path.islink(full):
+                    os.chmod(full, mode)
+        uid, gid = 0, 0
+        if chown:
+            uid, gid = self._resolve_user(chown, state, stg, work, inst.line)
+        for fp in ctx_paths(layer_dir):
+            os.lchown(os.path.join(layer_dir, fp), uid, gid)
+        tar_path = layer_dir + ".tar"
+        with open(tar_path, "wb") as f:
+            write_tar(layer_dir, f)
+        self._add_layer(state, stg, tar_path)
+        os.unlink(tar_path)
+        shutil.rmtree(layer_dir, ignore_errors=True)
+        from minke.build.stages import copy_created_by
+
+        state.history.append(self._hist(copy_created_by(inst), empty=False))
+
+    def _fetch(self, url: str, work: str, line: int) -> str:
+        import urllib.request
+
+        path = os.path.join(work, "url-" + uuid.uuid4().hex[:8])
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r, open(path, "wb") as f:  # noqa: S310
+                shutil.copyfileobj(r, f)
+        except OSError as exc:
+            raise NotFound(f"dockerfile:{line}: failed to fetch {url}: {exc}") from None
+        os.chmod(path, 0o600)
+        return path
+
+    def _resolve_user(self, spec: str, state: _State, stg: Any, work: str,
+                      line: int) -> tuple[int, int]:
+        user, _, group = spec.partition(":")
+        if user.isdigit() and (not group or group.isdigit()):
+            return int(user), int(group) if group else int(user)
+        if not state.layers:
+            raise InvalidArgument(f"dockerfile:{line}: unable to find user {user}: no "
+                                  "/etc/passwd in the image")
+        with self._rootfs(state, stg, work, writable=False) as (root, _):
+            return _lookup_user(root, user, group, line)
+
+    # --- RUN -----------------------------------------------------------------------------
+    def _run(self, df: Dockerfile, inst: Instruction, state: _State, ctx: BuildContext,
+             opts: BuildOptions, stg: Any, work: str) -> None:
+        from minke.archive.create import write_diff
+        from minke.build.run import run_in_rootfs
+
+        meta = state.meta
+        shell = meta.shell()
+        if inst.json:
+            argv = list(inst.args)
+        elif inst.heredocs and inst.args[0].strip() in (f"<<{inst.heredocs[0].name}",
+                                                        f"<<-{inst.heredocs[0].name}",
+                                                        f"<<'{inst.heredocs[0].name}'",
+                                                        f'<<"{inst.heredocs[0].name}"') \
+                and len(inst.heredocs) == 1:
+            argv = [*shell, inst.heredocs[0].content]
+        else:
+            script = inst.args[0]
+            for hd in inst.heredocs:
+                script += "\n" + hd.content + hd.name
+            argv = [*shell, script]
+        env_map = {**meta.args, **meta.env()}
+        env_list = [f"{k}={v}" for k, v in env_map.items()]
+        network = inst.flag("network") or opts.network
+        if network not in ("default", "none", "host"):
+            raise InvalidArgument(f"dockerfile:{inst.line}: unsupported network mode "
+                                  f"{network!r}")
+        mounts: list[tuple[str, str, bool]] = []
+        for m in inst.flag_all("mount"):
+            spec = parse_mount(m, inst.line)
+            if spec.type == "cache":
+                cache_dir = os.path.join(self.engine.config.root, "build", "cache-mounts",
+                                         hashlib.sha256(spec.id.encode()).hexdigest()[:32])
+                os.makedirs(cache_dir, exist_ok=True)
+                mounts.append((cache_dir, spec.target, spec.readonly))
+            elif spec.type == "tmpfs":
+                d = os.path.join(work, "tmpfs-" + uuid.uuid4().hex[:8])
+                os.makedirs(d)
+                mounts.append((d, spec.target, False))
+            elif spec.type == "bind" and not spec.from_:
+                src = ctx.resolve(spec.source or ".")[0]
+                mounts.append((os.path.join(ctx.root, src) if src != "." else ctx.root,
+                               spec.target, not (m.endswith(",rw") or ",rw," in m)))
+            else:
+                raise Unsupported(f"dockerfile:{inst.line}: RUN --mount=type={spec.type}"
+                                  f"{' from a stage' if spec.from_ else ''} is not supported "
+                                  "yet")
+        with self._rootfs(state, stg, work, writable=True) as (root, snap_mounts):
+            user = state.config.get("User") or ""
+            uid, gid = (0, 0)
+            if user:
+                u, _, g = user.partition(":")
+                uid, gid = _lookup_user(root, u, g, inst.line)
+            for _, target, _ in mounts:
+                os.makedirs(os.path.join(root, target.lstrip("/")), exist_ok=True)
+            result = run_in_rootfs(
+                root, argv, env=env_list, cwd=state.config.get("WorkingDir") or "/",
+                uid=uid, gid=gid, network="host" if network == "default" else network,
+                mounts=mounts, work_dir=work, runtime=opts.runtime,
+                state_root=os.path.join(self.engine.config.run_root, "build-runc"))
+            if result.exit_code != 0:
+                tail = result.output.decode("utf-8", "replace").strip().splitlines()[-10:]
+                shown = " ".join(argv)
+                raise MinkeError(
+                    f"dockerfile:{inst.line}: process \"{shown}\" did not complete "
+                    f"successfully: exit code: {result.exit_code}"
+                    + ("\n" + "\n".join(tail) if tail else ""))
+            for line in result.output.decode("utf-8", "replace").splitlines():
+                self._emit(f"#{self._n} {line}")
+            upper = next((m.option("upperdir") for m in snap_mounts
+                          if m.option("upperdir")), None)
+            if upper is None:
+                raise Unsupported("RUN needs the overlay snapshotter (no upperdir)")
+            # The mount points made for binds are not content (BuildKit removes them too).
+            for _, target, _ in mounts:
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(upper, target.lstrip("/")))
+            empty = not os.listdir(upper)
+            if not empty:
+                tar_path = os.path.join(work, "run-" + uuid.uuid4().hex[:8] + ".tar")
+                with open(tar_path, "wb") as f:
+                    write_diff(upper, f)
+                self._add_layer(state, stg, tar_path)
+                os.unlink(tar_path)
+        used = {k: v for k, v in meta.args.items() if k not in meta.env()}
+        state.history.append(self._hist(st_mod.run_created_by(inst, shell, used),
+                                        empty=empty))
+
+    # --- the image -----------------------------------------------------------------------
+    def _store(self, state: _State, opts: BuildOptions, stg: Any) -> str:
+        from minke.images.importer import build_manifest, host_arch
+        from minke.images.model import OCI_MANIFEST, format_time, oci_config_bytes
+        from minke.images.unpack import LayerRef
+
+        cfg = dict(state.config)
+        if opts.labels:
+            cfg["Labels"] = {**(cfg.get("Labels") or {}), **opts.labels}
+        chain, sizes = (stg.unpack([LayerRef(lay[0], lay[1]) for lay in state.layers])
+                        if state.layers else (None, []))
+        arch, variant = host_arch()
+        config_bytes = oci_config_bytes(
+            created=format_time(), architecture=arch, variant=variant, os="linux",
+            config=cfg, diff_ids=[lay[0] for lay in state.layers], history=state.history)
+        config_digest = stg.put(config_bytes)
+        manifest = build_manifest(config_digest, len(config_bytes),
+                                  [(lay[2], lay[1], lay[3]) for lay in state.layers])
+        stg.put(manifest)
+        tags = [self.images.normalise_tag(t) for t in opts.tags]
+        image_id, _ = self.images.store_image(
+            config_bytes=config_bytes, manifest_bytes=manifest,
+            manifest_media_type=OCI_MANIFEST,
+            layers=[(lay[0], lay[1], lay[2], lay[3]) for lay in state.layers],
+            chain_id=chain, size=sum(sizes), tags=tags)
+        return str(image_id)
+
+
+def ctx_paths(root: str) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            out.append(os.path.relpath(os.path.join(dirpath, name), root))
+    return sorted(out)
+
+
+def _glob_root(root: str, pattern: str, line: int) -> list[str]:
+    ctx = BuildContext(root, __import__("minke.build.context", fromlist=["Ignore"]).Ignore())
+    try:
+        return ctx.resolve(pattern)
+    except NotFound:
+        raise NotFound(f"dockerfile:{line}: {pattern}: not found in the source stage") from None
+
+
+def _copy_tree(src: str, dst: str, ctx: BuildContext | None, rel: str | None) -> None:
+    """Copy a file, link or a directory's contents (not the directory itself) to dst."""
+    if os.path.isdir(src) and not os.path.islink(src):
+        os.makedirs(dst, exist_ok=True)
+        names = sorted(os.listdir(src))
+        for name in names:
+            child_rel = f"{rel}/{name}" if rel not in (None, ".") else name
+            if ctx is not None and ctx.ignore.excluded(child_rel):
+                continue
+            s = os.path.join(src, name)
+            if os.path.isdir(s) and not os.path.islink(s):
+                _copy_tree(s, os.path.join(dst, name), ctx, child_rel)
+                shutil.copystat(s, os.path.join(dst, name))
+            else:
+                _copy_tree(s, os.path.join(dst, name), ctx, child_rel)
+        return
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if os.path.lexists(dst) and (os.path.isdir(dst) and not os.path.islink(dst)):
+        dst = os.path.join(dst, os.path.basename(src))
+    if os.path.islink(src):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(dst)
+        os.symlink(os.readlink(src), dst)
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _is_archive(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode) and tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
+def _extract(path: str, dest: str) -> None:
+    from minke.archive.apply import apply_layer
+
+    os.makedirs(dest, exist_ok=True)
+    with open(path, "rb") as f:
+        apply_layer(f, dest)
+
+
+def _lookup_user(root: str, user: str, group: str, line: int) -> tuple[int, int]:
+    uid = gid = None
+    if user.isdigit():
+        uid = int(user)
+    try:
+        with open(os.path.join(root, "etc/passwd")) as f:
+            for entry in f:
+                parts = entry.strip().split(":")
+                if len(parts) >= 4 and (parts[0] == user or (uid is not None and
+                                                             parts[2] == user)):
+                    uid, gid = int(parts[2]), int(parts[3])
+                    break
+    except FileNotFoundError:
+        pass
+    if uid is None:
+        raise InvalidArgument(f"dockerfile:{line}: unable to find user {user}: no matching "
+                              "entries in passwd file")
+    if gid is None:
+        gid = uid if user.isdigit() else 0
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            found = None
+            try:
+                with open(os.path.join(root, "etc/group")) as f:
+                    for entry in f:
+                        parts = entry.strip().split(":")
+                        if len(parts) >= 3 and parts[0] == group:
+                            found = int(parts[2])
+                            break
+            except FileNotFoundError:
+                pass
+            if found is None:
+                raise InvalidArgument(f"dockerfile:{line}: unable to find group {group}: no "
+                                      "matching entries in group file")
+            gid = found
+    return uid, gid

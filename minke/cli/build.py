@@ -1,0 +1,93 @@
+"""``minke build``: a Dockerfile and a context (directory or a tar on stdin) into an image."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from minke.errors import InvalidArgument
+
+
+def setup_build(p: argparse.ArgumentParser) -> None:
+    p.add_argument("context", metavar="PATH|-", help="build context directory, or - for a tar on stdin")
+    p.add_argument("-t", "--tag", action="append", default=[], help="name and optionally a tag (name:tag)")
+    p.add_argument("-f", "--file", default=None, help="name of the Dockerfile (default: PATH/Dockerfile)")
+    p.add_argument("--build-arg", action="append", default=[], help="set build-time variables")
+    p.add_argument("--target", default=None, help="set the target build stage to build")
+    p.add_argument("--no-cache", action="store_true", help="do not use cache when building the image")
+    p.add_argument("--label", action="append", default=[], help="set metadata for an image")
+    p.add_argument("--progress", default="auto", choices=["auto", "plain", "quiet", "tty"],
+                   help="set type of progress output")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the build output and print image ID on success")
+    p.add_argument("--iidfile", default=None, help="write the image ID to the file")
+    p.add_argument("--network", default="default", help="networking mode for the RUN instructions")
+    p.add_argument("--runtime", default="runc", help=argparse.SUPPRESS)
+    p.set_defaults(func=run_build)
+
+
+def _pairs(items: list[str], what: str, env_fallback: bool) -> dict[str, str]:
+    import os
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid {what}: {item!r}")
+        if not eq:
+            if not env_fallback:
+                value = ""
+            elif key in os.environ:
+                value = os.environ[key]  # Docker: --build-arg NAME takes it from the env
+            else:
+                continue
+        out[key] = value
+    return out
+
+
+def run_build(ctx: Any, args: argparse.Namespace) -> int:
+    import os
+
+    from minke.build.builder import Builder, BuildOptions
+    from minke.build.context import BuildContext
+
+    if args.context == "-":
+        bctx = BuildContext.from_tar(sys.stdin.buffer, ctx.engine.config.tmp_dir
+                                     if os.path.isdir(ctx.engine.config.tmp_dir) else None)
+    else:
+        bctx = BuildContext.from_directory(args.context)
+    dockerfile = "Dockerfile"
+    if args.file:
+        if args.context != "-" and os.path.isabs(args.file):
+            dockerfile = os.path.relpath(args.file, bctx.root)
+        else:
+            dockerfile = args.file
+    quiet = args.quiet or args.progress == "quiet"
+    out = ctx.err
+
+    def progress(line: str) -> None:
+        if not quiet:
+            print(line, file=out, flush=True)
+
+    opts = BuildOptions(
+        dockerfile=dockerfile,
+        tags=tuple(args.tag),
+        build_args=_pairs(args.build_arg, "build arg", True),
+        target=args.target,
+        no_cache=args.no_cache,
+        labels=_pairs(args.label, "label", False),
+        network=args.network,
+        runtime=args.runtime,
+    )
+    with bctx:
+        image_id = Builder(ctx.engine, progress=progress).build(bctx, opts)
+    if args.iidfile:
+        with open(args.iidfile, "w") as f:
+            f.write(image_id)
+    if quiet:
+        print(image_id, file=ctx.out)
+    else:
+        print(f"writing image {image_id} done", file=out)
+        for t in args.tag:
+            print(f"naming to {t} done", file=out)
+    return 0
