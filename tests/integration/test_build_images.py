@@ -173,3 +173,36 @@ def test_context_from_stdin_tar_with_dockerignore_exception(minke, tmp_path):
                 pass
     assert {"ctx/keep.log", "ctx/src/m.txt"} <= names
     assert "ctx/a.log" not in names
+
+
+def test_add_tar_chown_chmod_user_and_history(minke, busybox_image, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    with tarfile.open(ctx / "bundle.tar", "w") as tar:
+        info = tarfile.TarInfo("inner/file")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"in"))
+    (ctx / "s.sh").write_text("echo s\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "ADD bundle.tar /x/\n"
+        "COPY --chown=nobody:nogroup --chmod=750 s.sh /s.sh\n"
+        "USER nobody\n"
+        "RUN id -u > /tmp/uid; true\n"
+        "RUN true\n")
+    r = minke("build", "-t", "adds", str(ctx))
+    assert r.code == 0, r
+    r = minke("run", "--rm", "--user", "0", "adds", "sh", "-c",
+              "cat /x/inner/file; echo; stat -c '%u %a' /s.sh; cat /tmp/uid")
+    assert r.code == 0, r
+    lines = r.out.split("\n")
+    assert lines[0] == "in"
+    uid = lines[1].split()[0]
+    assert lines[1] == f"{uid} 750" and uid != "0"
+    assert lines[2] == uid
+    h = minke("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "adds")
+    assert h.code == 0, h
+    rows = h.out.splitlines()
+    assert rows[0] == "RUN /bin/sh -c true # buildkit|0B", rows
+    assert rows[1].startswith("RUN /bin/sh -c id -u > /tmp/uid; true # buildkit|"), rows
+    assert rows[2].startswith("USER nobody|0B"), rows
