@@ -129,7 +129,21 @@ class Builder:
                                                        results, ctx, opts, gargs, stg, work,
                                                        cache)
                 final = results[plan[-1].index]
-                return self._store(final, opts, stg)
+                # A fully cached build gives the same image (same ID), as Docker's does.
+                final_key = _sha(final.key + "\0image\0" + json.dumps(
+                    [final.config, dict(opts.labels)], sort_keys=True))
+                hit = cache.get(final_key)
+                if hit is not None:
+                    image_id = json.loads(hit.config).get("image", "")
+                    if image_id and self.images.exists(image_id):
+                        for t in opts.tags:
+                            self.images.tag(image_id, t)
+                        return str(image_id)
+                image_id = self._store(final, opts, stg)
+                cache.put(f"{opts.dockerfile}#image", CacheEntry(
+                    final_key, "", "", json.dumps({"image": image_id}),
+                    StepInputs("image", final.key)))
+                return image_id
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -174,14 +188,15 @@ class Builder:
         self._emit(f"#{self._n} [{label} 1/{n_steps}] FROM {stage.base}")
         state = self._base(stage, results, all_stages, df.escape)
         state.meta.config = state.config
-        onbuild = [t for t in (state.config.get("OnBuild") or [])] if not any(
-            stage.base.lower() == s.name for s in all_stages if s.name) else []
-        if onbuild:
-            raise Unsupported(f"dockerfile:{stage.from_line.line}: ONBUILD triggers of the "
-                              "base image are not supported yet")
-        if state.config.get("OnBuild") is not None:
+        instructions = list(stage.instructions)
+        triggers = state.config.get("OnBuild") or []
+        if triggers:
+            # The base image's ONBUILD triggers run first, as Docker runs them after FROM.
+            parsed = parse("\n".join(str(t) for t in triggers)).instructions
+            instructions = [*parsed, *instructions]
+            n_steps += len(parsed)
             state.config["OnBuild"] = None
-        for k, inst in enumerate(stage.instructions, start=2):
+        for k, inst in enumerate(instructions, start=2):
             self._n += 1
             self._emit(f"#{self._n} [{label} {k}/{n_steps}] {inst.original.splitlines()[0]}")
             t0 = time.monotonic()
@@ -370,6 +385,10 @@ class Builder:
                 raise InvalidArgument(f"dockerfile:{inst.line}: invalid chmod "
                                       f"{chmod!r}") from None
         copied: list[str] = []
+        for unsupported in ("parents", "exclude", "checksum", "keep-git-dir"):
+            if inst.flag(unsupported) is not None:
+                raise Unsupported(f"dockerfile:{inst.line}: {inst.cmd} --{unsupported} is not "
+                                  "supported yet")
         with contextlib.ExitStack() as stack:
             from_ref = inst.flag("from")
             if from_ref:

@@ -206,3 +206,28 @@ def test_add_tar_chown_chmod_user_and_history(minke, busybox_image, tmp_path):
     assert rows[0] == "RUN /bin/sh -c true # buildkit|0B", rows
     assert rows[1].startswith("RUN /bin/sh -c id -u > /tmp/uid; true # buildkit|"), rows
     assert rows[2].startswith("USER nobody|0B"), rows
+
+
+def test_onbuild_triggers_and_unsupported_flags(minke, busybox_image, tmp_path):
+    base = write(tmp_path / "base", {"Dockerfile": "FROM busybox\nONBUILD RUN echo trig > /t\n"})
+    assert minke("build", "-t", "ob", base).code == 0
+    assert inspect(minke, "ob")["Config"]["OnBuild"] == ["RUN echo trig > /t"]
+    child = write(tmp_path / "child", {"Dockerfile": "FROM ob\nRUN cat /t\n"})
+    r = minke("build", "-t", "obc", "--progress", "plain", child)
+    assert r.code == 0, r
+    assert "trig" in r.err
+    assert not inspect(minke, "obc")["Config"].get("OnBuild")
+    bad = write(tmp_path / "bad", {"Dockerfile": "FROM busybox\nCOPY --parents a /\n", "a": "1"})
+    r = minke("build", bad)
+    assert r.code != 0 and "dockerfile:2: COPY --parents is not supported yet" in r.err, r
+
+
+def test_cached_rebuild_of_ten_steps_is_fast(minke_proc, busybox_image, tmp_path):
+    steps = "".join(f"RUN echo {i} > /f{i}\n" if i % 2 else f"ENV V{i}={i}\n" for i in range(9))
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\n" + steps})
+    assert minke_proc("build", "-q", ctx).code == 0
+    t0 = time.monotonic()
+    r = minke_proc("build", "-q", ctx)
+    elapsed = time.monotonic() - t0
+    assert r.code == 0, r
+    assert elapsed < 1.0, elapsed
