@@ -231,3 +231,30 @@ def test_cached_rebuild_of_ten_steps_is_fast(minke_proc, busybox_image, tmp_path
     elapsed = time.monotonic() - t0
     assert r.code == 0, r
     assert elapsed < 1.0, elapsed
+
+
+def test_add_url_from_loopback_and_network_none(minke, busybox_image, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "hello.txt").write_text("from http\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = httpd.server_address[1]
+        ctx = write(tmp_path / "ctx", {"Dockerfile":
+            f"FROM busybox\nADD http://127.0.0.1:{port}/hello.txt /dl/\n"
+            "RUN --network=none sh -c 'grep -c : /proc/net/dev > /ifaces'\n"})
+        r = minke("build", "-t", "url", ctx)
+        assert r.code == 0, r
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+    r = minke("run", "--rm", "url", "sh", "-c", "cat /dl/hello.txt /ifaces")
+    assert r.out.split("\n")[:2] == ["from http", "1"], r
