@@ -691,6 +691,8 @@ class ContainerService:
                 raise MinkeError(f"cannot kill container {c.short_id}: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else 'runtime kill failed'}")
 
     def _wait_not_running(self, cid: str, timeout: float | None) -> bool:
+        if c.status is Status.PAUSED:  # a frozen process gets the signal once thawed (Docker)
+            self._runtime_quiet(c, "resume", c.id)
         end = None if timeout is None else time.monotonic() + timeout
         delay = 0.005
         while True:
@@ -795,6 +797,8 @@ class ContainerService:
             elif c.status is Status.CREATED and self._stop_starting_monitor(c):
                 self._runtime_quiet(c, "delete", "--force", c.id)
             self._remove_files(c.id)
+                if c.status is Status.PAUSED:
+                    self._runtime_quiet(c, "resume", c.id)
         return c.id
 
     def _previous_monitor(self, cid: str) -> tuple[int, int] | None:

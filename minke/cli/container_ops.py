@@ -1,0 +1,284 @@
+"""Commands that look into or act on a running container: exec, pause, unpause, top, port.
+
+Errors are printed as Docker's CLI prints the daemon's (``Error response from daemon: ...``),
+one line, exit 1; exec passes the process's exit code through (126/127 when the command
+cannot run / is not found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from minke.errors import MinkeError
+
+
+def _daemon_error(ctx, e: MinkeError) -> int:
+    ctx.err.write(f"Error response from daemon: {e}\n")
+    return e.exit_code if e.exit_code in (126, 127) else 1
+
+
+def _each(ctx, refs: list[str], fn) -> int:
+    rc = 0
+    for ref in refs:
+        try:
+            fn(ref)
+        except MinkeError as e:
+            rc = _daemon_error(ctx, e) or 1
+    return rc
+
+
+# --- exec ------------------------------------------------------------------------------------------
+
+
+def setup_exec(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--detach", action="store_true", help="detached mode: run command in the background")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
+    p.add_argument("--env-file", action="append", default=[], help="read in a file of environment variables")
+    p.add_argument("-w", "--workdir", default=None, help="working directory inside the container")
+    p.add_argument("-u", "--user", default=None, help="username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("--privileged", action="store_true", help="give extended privileges to the command")
+    p.add_argument("container")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(func=run_exec)
+
+
+def run_exec(ctx, args) -> int:
+    from minke.containers.exec import ExecOptions, expand_env, parse_env_file, prepare, runtime_for
+
+    if not args.cmd:
+        ctx.err.write("\"minke exec\" requires at least 2 arguments.\nSee 'minke exec --help'.\n")
+        return 1
+    try:
+        env: list[str] = []
+        for path in args.env_file:
+            try:
+                with open(path) as f:
+                    env += parse_env_file(f.read(), path)
+            except OSError as e:
+                ctx.err.write(f"open {path}: {e.strerror.lower()}\n")
+                return 1
+        env += expand_env(args.env)
+        opts = ExecOptions(cmd=tuple(args.cmd), env=tuple(env), workdir=args.workdir, user=args.user,
+                           tty=args.tty, privileged=args.privileged)
+        svc = ctx.engine.containers
+        c, proc = prepare(svc, args.container, opts)
+        rt = runtime_for(svc, c)
+        for s in (ctx.out, ctx.err):
+            s.flush()
+        if args.detach:
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                if args.tty:
+                    return _exec_tty(rt, c.id, proc, detach=True)
+                rt.exec(c.id, proc, detach=True, stdio=(null, null, null))
+            finally:
+                os.close(null)
+            return 0
+        if args.tty:
+            return _exec_tty(rt, c.id, proc, interactive=args.interactive)
+        stdin = sys.stdin.fileno() if args.interactive else os.open(os.devnull, os.O_RDONLY)
+        try:
+            return rt.exec(c.id, proc, stdio=(stdin, sys.stdout.fileno(), sys.stderr.fileno()))
+        finally:
+            if not args.interactive:
+                os.close(stdin)
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+
+
+def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bool = False) -> int:
+    """Run with a terminal: the runtime hands the pty master over a console socket (both
+    runc and minke-runtime do); we copy between it and our stdio until the process ends."""
+    import select
+    import socket
+    import tempfile
+    import threading
+
+    d = tempfile.mkdtemp(prefix="minke-exec-")
+    path = os.path.join(d, "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    master: list[int] = []
+
+    def receive() -> None:
+        try:
+            conn, _ = srv.accept()
+            with conn:
+                _, fds, _, _ = socket.recv_fds(conn, 4096, 4)
+                master.extend(fds)
+        except OSError:
+            pass
+
+    if not detach:
+        # The runtime's --detach hands the process to the nearest subreaper: be it, so
+        # that we can collect its exit code.
+        from minke.runtime import libc
+
+        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+    t = threading.Thread(target=receive, daemon=True)
+    t.start()
+    result: dict[str, int] = {}
+    null = os.open(os.devnull, os.O_RDWR)
+
+    def run() -> None:
+        try:
+            result["rc"] = rt.exec(cid, proc, detach=True, console_socket=path, pid_file=os.path.join(d, "pid"), stdio=(null, null, null))
+        except MinkeError as e:
+            result["err"] = 1
+            result["msg"] = str(e)  # type: ignore[assignment]
+
+    try:
+        run()
+        t.join(5)
+        if "err" in result:
+            raise MinkeError(result["msg"])  # type: ignore[arg-type]
+        if not master:
+            raise MinkeError("runtime did not send the console")
+        fd = master[0]
+        if detach:
+            os.close(fd)
+            return 0
+        with open(os.path.join(d, "pid")) as f:
+            pid = int(f.read().strip())
+        old = None
+        if interactive and os.isatty(0):
+            import termios
+            import tty
+
+            old = termios.tcgetattr(0)
+            tty.setraw(0)
+        try:
+            fds = [fd] + ([0] if interactive else [])
+            while True:
+                r, _, _ = select.select(fds, [], [], 0.2)
+                if fd in r:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        break
+                    os.write(1, data)
+                if 0 in r:
+                    data = os.read(0, 65536)
+                    if not data:
+                        fds.remove(0)
+                    else:
+                        os.write(fd, data)
+        finally:
+            if old is not None:
+                import termios
+
+                termios.tcsetattr(0, termios.TCSADRAIN, old)
+            os.close(fd)
+        return _wait_exit(pid)
+    finally:
+        os.close(null)
+        srv.close()
+        import shutil
+
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _wait_exit(pid: int) -> int:
+    """The exit code of the exec'd process, re-parented to us (subreaper)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return 0
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+# --- pause / unpause --------------------------------------------------------------------------------
+
+
+def setup_pause(p: argparse.ArgumentParser) -> None:
+    p.add_argument("containers", nargs="+")
+    p.set_defaults(func=run_pause)
+
+
+def run_pause(ctx, args) -> int:
+    from minke.containers.exec import pause
+
+    def one(ref):
+        pause(ctx.engine.containers, ref)
+        ctx.out.write(ref + "\n")
+
+    return _each(ctx, args.containers, one)
+
+
+def setup_unpause(p: argparse.ArgumentParser) -> None:
+    p.add_argument("containers", nargs="+")
+    p.set_defaults(func=run_unpause)
+
+
+def run_unpause(ctx, args) -> int:
+    from minke.containers.exec import unpause
+
+    def one(ref):
+        unpause(ctx.engine.containers, ref)
+        ctx.out.write(ref + "\n")
+
+    return _each(ctx, args.containers, one)
+
+
+# --- top ---------------------------------------------------------------------------------------------
+
+
+def setup_top(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container")
+    p.add_argument("ps_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=run_top)
+
+
+def run_top(ctx, args) -> int:
+    from minke.containers.inspect_ops import top
+
+    try:
+        titles, rows = top(ctx.engine.containers, args.container, args.ps_args or ["-ef"])
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    table = [titles] + rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(titles))]
+    for r in table:
+        ctx.out.write("   ".join(v.ljust(widths[i]) for i, v in enumerate(r)).rstrip() + "\n")
+    return 0
+
+
+# --- port ---------------------------------------------------------------------------------------------
+
+
+def setup_port(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container")
+    p.add_argument("private_port", nargs="?")
+    p.set_defaults(func=run_port)
+
+
+def run_port(ctx, args) -> int:
+    try:
+        d = ctx.engine.containers.inspect(args.container)
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    ports = (d.get("NetworkSettings") or {}).get("Ports") or {}
+    want = args.private_port
+    if want and "/" not in want:
+        want += "/tcp"
+    found = False
+    for key in sorted(ports):
+        if want and key != want:
+            continue
+        for b in ports[key] or []:
+            found = True
+            host = b.get("HostIp") or "0.0.0.0"
+            line = f"{host}:{b.get('HostPort', '')}"
+            ctx.out.write(line + "\n" if want else f"{key} -> {line}\n")
+    if want and not found:
+        ctx.err.write(f"Error: No public port '{want}' published for {args.container}\n")
+        return 1
+    return 0

@@ -1,0 +1,123 @@
+"""exec, pause/unpause, top, port against a live busybox container, on runc and on
+minke-runtime (the fixture and its teardown leak checks come from the lifecycle tests)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import test_containers_lifecycle as _lifecycle  # noqa: E402
+
+minke = _lifecycle.minke  # the fixture, with its teardown leak checks
+
+pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+
+def _run(m, *args):
+    cid = m.ok("run", "-d", *args).strip()
+    m.seen.add(cid)
+    return cid
+
+
+def test_exec_env_user_workdir_exit_code(minke, tmp_path):
+    cid = _run(minke, "busybox", "sleep", "60")
+    assert minke.ok("exec", cid, "id").strip() == "uid=0(root) gid=0(root)"
+    assert minke.ok("exec", "-u", "nobody", cid, "id").strip() == "uid=65534(nobody) gid=65534(nogroup)"
+    assert minke.ok("exec", "-u", "1234:5", cid, "id").strip() == "uid=1234 gid=5"
+    envf = tmp_path / "env"
+    envf.write_text("# comment\nFROMFILE=yes\n")
+    r = minke("exec", "-e", "FOO=bar", "--env-file", str(envf), "-w", "/tmp", cid, "sh", "-c", "echo $FOO $FROMFILE; pwd; exit 3")
+    assert r.returncode == 3
+    assert r.stdout.split() == ["bar", "yes", "/tmp"]
+    # stdin only with -i
+    assert minke.ok("exec", "-i", cid, "cat", input="hello\n") == "hello\n"
+    assert minke.ok("exec", cid, "cat", input="hello\n") == ""
+
+
+def test_exec_keeps_capabilities_unless_privileged(minke):
+    cid = _run(minke, "busybox", "sleep", "60")
+    caps = dict(line.split(":\t") for line in minke.ok("exec", cid, "grep", "Cap", "/proc/self/status").splitlines())
+    init_caps = dict(line.split(":\t") for line in minke.ok("exec", cid, "grep", "Cap", "/proc/1/status").splitlines())
+    assert caps["CapEff"] == init_caps["CapEff"]
+    assert caps["CapBnd"] == init_caps["CapBnd"]
+    priv = dict(line.split(":\t") for line in minke.ok("exec", "--privileged", cid, "grep", "Cap", "/proc/self/status").splitlines())
+    assert int(priv["CapEff"], 16) > int(caps["CapEff"], 16)
+    nnp = minke.ok("exec", cid, "grep", "NoNewPrivs", "/proc/self/status").split()[-1]
+    assert nnp == minke.ok("exec", cid, "grep", "NoNewPrivs", "/proc/1/status").split()[-1]
+
+
+def test_exec_errors(minke):
+    cid = _run(minke, "busybox", "sleep", "60")
+    r = minke("exec", cid, "nope")
+    assert r.returncode == 127 and "executable file not found" in r.stderr
+    r = minke("exec", cid, "/bin/notexec")
+    assert r.returncode == 126
+    r = minke("exec", "nosuch", "true")
+    assert r.returncode == 1 and r.stderr.strip() == "Error response from daemon: No such container: nosuch"
+    minke.ok("pause", cid)
+    r = minke("exec", cid, "true")
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"Error response from daemon: Container {cid} is paused, unpause the container before exec"
+    minke.ok("unpause", cid)
+    minke.ok("stop", "-t", "0", cid)
+    r = minke("exec", cid, "true")
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"Error response from daemon: Container {cid} is not running"
+
+
+def test_exec_tty_and_detach(minke):
+    cid = _run(minke, "busybox", "sleep", "60")
+    r = minke("exec", "-t", cid, "sh", "-c", "tty; exit 5")
+    assert r.returncode == 5
+    assert r.stdout.strip().startswith("/dev/pts/")
+    minke.ok("exec", "-d", cid, "touch", "/tmp/detached")
+    import time
+
+    for _ in range(100):
+        if minke("exec", cid, "ls", "/tmp/detached").returncode == 0:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("detached exec did not run")
+
+
+def test_pause_unpause_state_and_top(minke):
+    cid = _run(minke, "busybox", "sleep", "60")
+    out = minke.ok("top", cid)
+    header = out.splitlines()[0].split()
+    assert header == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert any(line.endswith("sleep 60") for line in out.splitlines()[1:])
+    assert minke.ok("top", cid, "-o", "pid,comm").splitlines()[1].split()[1] == "sleep"
+    assert minke.ok("pause", cid).strip() == cid
+    d = minke.inspect(cid)
+    assert d["State"]["Status"] == "paused" and d["State"]["Paused"] is True
+    assert "(Paused)" in minke.ok("ps", "--format", "{{.Status}}")
+    r = minke("pause", cid)
+    assert r.returncode == 1 and "already paused" in r.stderr
+    minke.ok("unpause", cid)
+    assert minke.inspect(cid)["State"]["Status"] == "running"
+    r = minke("unpause", cid)
+    assert r.returncode == 1 and "is not paused" in r.stderr
+    # A paused container can be stopped and removed (thawed after the signal).
+    minke.ok("pause", cid)
+    minke.ok("rm", "-f", cid)
+
+
+def test_top_pause_not_running_and_unknown(minke):
+    cid = minke.ok("create", "busybox", "true").strip()
+    minke.seen.add(cid)
+    for cmd in ("top", "pause"):
+        r = minke(cmd, cid)
+        assert r.returncode == 1 and r.stderr.strip() == f"Error response from daemon: Container {cid} is not running"
+        r = minke(cmd, "nosuch")
+        assert r.returncode == 1 and r.stderr.strip() == "Error response from daemon: No such container: nosuch"
+
+
+def test_port_without_mappings(minke):
+    cid = _run(minke, "busybox", "sleep", "60")
+    assert minke.ok("port", cid) == ""
+    r = minke("port", cid, "80")
+    assert r.returncode == 1 and "No public port '80/tcp'" in r.stderr
