@@ -456,15 +456,26 @@ class Builder:
                     continue
                 _copy_tree(path, out, ctx if from_ctx else None, rel if from_ctx else None)
                 copied.append(target)
-            for fp in ctx_paths(layer_dir):
-                full = os.path.join(layer_dir, fp)
-                if mode is not None and not os.path.islink(full):
-                    os.chmod(full, mode)
+        # The directories leading to dest are in the layer only as parents: one the image
+        # already has keeps its mode and owner (else `COPY x /tmp/` would turn /tmp's 1777
+        # into 0755), and --chmod never applies to them (Docker gives new parents 0755).
+        kept = self._parent_dirs(state, stg, work, layer_dir, dest)
+        for fp in ctx_paths(layer_dir):
+            full = os.path.join(layer_dir, fp)
+            if mode is not None and fp not in kept and not os.path.islink(full):
+                os.chmod(full, mode)
         uid, gid = 0, 0
         if chown:
             uid, gid = self._resolve_user(chown, state, stg, work, inst.line)
         for fp in ctx_paths(layer_dir):
-            os.lchown(os.path.join(layer_dir, fp), uid, gid)
+            if kept.get(fp) is None:
+                os.lchown(os.path.join(layer_dir, fp), uid, gid)
+        for fp, st_ in kept.items():
+            if st_ is not None:
+                full = os.path.join(layer_dir, fp)
+                os.chmod(full, stat.S_IMODE(st_.st_mode))
+                os.lchown(full, st_.st_uid, st_.st_gid)
+                os.utime(full, ns=(st_.st_atime_ns, st_.st_mtime_ns))
         tar_path = layer_dir + ".tar"
         with open(tar_path, "wb") as f:
             write_tar(layer_dir, f)
@@ -474,6 +485,29 @@ class Builder:
         from minke.build.stages import copy_created_by
 
         state.history.append(self._hist(copy_created_by(inst), empty=False))
+
+    def _parent_dirs(self, state: _State, stg: Any, work: str, layer_dir: str, dest: str
+                     ) -> dict[str, os.stat_result | None]:
+        """The layer's directories on the way to dest (dest included when it is a
+        directory): path -> the image's stat of it, or None where the image lacks it."""
+        parts = [p for p in dest.strip("/").split("/") if p]
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        prefixes = [p for p in prefixes if os.path.isdir(os.path.join(layer_dir, p))
+                    and not os.path.islink(os.path.join(layer_dir, p))]
+        if not prefixes:
+            return {}
+        kept: dict[str, os.stat_result | None] = {}
+        if not state.layers:
+            return dict.fromkeys(prefixes)
+        with self._rootfs(state, stg, work, writable=False) as (root, _):
+            for p in prefixes:
+                try:
+                    st_ = os.lstat(os.path.join(root, p))
+                except OSError:
+                    kept[p] = None
+                    continue
+                kept[p] = st_ if stat.S_ISDIR(st_.st_mode) else None
+        return kept
 
     def _fetch(self, url: str, work: str, line: int) -> str:
         import urllib.request

@@ -1,0 +1,151 @@
+"""Real builds checking what lands in the image: config fields, file modes and owners,
+.dockerignore, ADD of a tar, a context on stdin.  Complements test_build_images.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def write(ctx, files: dict[str, str]) -> str:
+    ctx.mkdir(exist_ok=True)
+    for name, text in files.items():
+        p = ctx / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return str(ctx)
+
+
+def config(minke, ref: str) -> dict:
+    r = minke("image", "inspect", ref)
+    assert r.code == 0, r
+    return json.loads(r.out)[0]["Config"]
+
+
+def sh(minke, ref: str, script: str) -> str:
+    r = minke("run", "--rm", "--entrypoint", "", "-u", "0", ref, "sh", "-c", script)
+    assert r.code == 0, r
+    return r.out
+
+
+def test_metadata_instructions_fill_docker_config(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "# escape=`\nARG BASE=busybox\nFROM ${BASE} AS base\n"
+                      "ENV A=1 B=\"two words\"\nENV C 3\nUSER 1000:1000\n"
+                      "ENTRYPOINT [\"/bin/sh\", \"-c\"]\nCMD [\"echo hi\"]\n"
+                      "STOPSIGNAL SIGTERM\nHEALTHCHECK --interval=5s --retries=2 CMD echo ok\n"
+                      "SHELL [\"/bin/sh\", \"-ec\"]\nVOLUME /data\nONBUILD RUN echo onbuild\n"
+                      "RUN echo `\n  cont > /tmp/c\n",
+    })
+    r = minke("build", "-t", "meta", ctx)
+    assert r.code == 0, r
+    cfg = config(minke, "meta")
+    assert cfg["Env"][1:] == ["A=1", "B=two words", "C=3"]
+    assert cfg["User"] == "1000:1000"
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"] and cfg["Cmd"] == ["echo hi"]
+    assert cfg["StopSignal"] == "SIGTERM" and cfg["Shell"] == ["/bin/sh", "-ec"]
+    assert cfg["Healthcheck"]["Test"] == ["CMD-SHELL", "echo ok"]
+    assert cfg["Healthcheck"]["Interval"] == 5_000_000_000 and cfg["Healthcheck"]["Retries"] == 2
+    assert cfg["Volumes"] == {"/data": {}} and cfg["OnBuild"] == ["RUN echo onbuild"]
+    # the RUN ran as USER 1000 with the SHELL set before it, the ` continuation joined
+    assert sh(minke, "meta", "cat /tmp/c; stat -c %u /tmp/c").split() == ["cont", "1000"]
+    h = minke("history", "--no-trunc", "--format", "{{.CreatedBy}}", "meta")
+    assert "RUN /bin/sh -ec echo   cont > /tmp/c # buildkit" in h.out.splitlines()[0], h
+
+
+def test_copy_keeps_existing_parents_and_applies_chown_chmod(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nWORKDIR /app/sub\nCOPY a.txt /tmp/\n"
+                      "COPY --chmod=0600 a.txt b.txt ./\n"
+                      "COPY --chown=5:6 a.txt /new/dir/\n"
+                      "COPY --from=busybox /bin/busybox /bb\n",
+        "a.txt": "a\n", "b.txt": "b\n",
+    })
+    r = minke("build", "-t", "perm", ctx)
+    assert r.code == 0, r
+    out = sh(minke, "perm", "stat -c '%n %a %u:%g' /tmp /app /app/sub /app/sub/a.txt "
+                            "/new /new/dir /new/dir/a.txt /tmp/a.txt; test -x /bb")
+    assert out.splitlines() == [
+        "/tmp 1777 0:0",  # an existing parent keeps its mode (not 0755)
+        "/app 755 0:0",  # --chmod is for the files, not the directories on the way
+        "/app/sub 755 0:0",
+        "/app/sub/a.txt 600 0:0",
+        "/new 755 5:6",  # parents COPY creates belong to the --chown user
+        "/new/dir 755 5:6",
+        "/new/dir/a.txt 644 5:6",
+        "/tmp/a.txt 644 0:0",
+    ]
+
+
+def test_dockerignore_globstar_exceptions_and_add_tar(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nCOPY src /s/\nADD arch.tar /x/\nCOPY src/a/*.txt /w/\n",
+        ".dockerignore": "# comment\nsrc/**/*.log\n!src/b/keep.log\n",
+        "src/a/f.txt": "f\n", "src/a/g.txt": "g\n", "src/b/deep/h.log": "h\n",
+        "src/b/z.log": "z\n", "src/b/keep.log": "keep\n",
+    })
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("in/tar.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"in\n"))
+    (tmp_path / "ctx" / "arch.tar").write_bytes(buf.getvalue())
+    r = minke("build", "-t", "ign", ctx)
+    assert r.code == 0, r
+    files = sh(minke, "ign", "find /s /x /w -type f | sort").split()
+    assert files == ["/s/a/f.txt", "/s/a/g.txt", "/s/b/keep.log", "/w/f.txt", "/w/g.txt",
+                     "/x/in/tar.txt"]
+
+
+def test_context_tar_on_stdin_quiet_and_iidfile(minke, busybox_image, tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in {"Dockerfile": b"FROM busybox\nCOPY m.txt /\n", "m.txt": b"m\n"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    iid = tmp_path / "iid"
+    r = minke("build", "-q", "--iidfile", str(iid), "-t", "stdin", "-", input=buf.getvalue())
+    assert r.code == 0, r
+    image_id = r.out.strip()
+    assert image_id.startswith("sha256:") and iid.read_text() == image_id
+    assert sh(minke, image_id, "cat /m.txt") == "m\n"
+
+
+def test_scratch_multistage_cache_and_changed_file(minke, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM scratch AS a\nCOPY one.txt /one\n"
+                      "FROM scratch AS b\nCOPY two.txt /two\n"
+                      "FROM scratch\nCOPY --from=a /one /got/\nCOPY --from=b /two /got/\n",
+        "one.txt": "1\n", "two.txt": "2\n",
+    })
+    r1 = minke("build", "-t", "sc", "--progress", "plain", ctx)
+    assert r1.code == 0, r1
+    r2 = minke("build", "-t", "sc", "--progress", "plain", ctx)
+    assert r2.code == 0 and "cache miss" not in r2.err and r2.err.count("CACHED") == 4, r2.err
+    (tmp_path / "ctx" / "two.txt").write_text("22\n")
+    r3 = minke("build", "-t", "sc", "--progress", "plain", ctx)
+    assert r3.code == 0, r3
+    assert "cache miss: two.txt changed" in r3.err and "one.txt" not in r3.err.split(
+        "cache miss")[-1], r3.err
+    out = tmp_path / "o.tar"
+    assert minke("save", "-o", str(out), "sc").code == 0
+    contents = {}
+    with tarfile.open(out) as tar:
+        for m in tar.getmembers():
+            f = tar.extractfile(m) if m.isfile() else None
+            data = f.read() if f else b""
+            try:
+                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                    for lm in layer.getmembers():
+                        lf = layer.extractfile(lm) if lm.isfile() else None
+                        if lf:
+                            contents[lm.name] = lf.read()
+            except tarfile.ReadError:
+                pass
+    assert contents == {"got/one": b"1\n", "got/two": b"22\n"}
