@@ -282,3 +282,76 @@ def run_port(ctx, args) -> int:
         ctx.err.write(f"Error: No public port '{want}' published for {args.container}\n")
         return 1
     return 0
+
+
+# --- stats -------------------------------------------------------------------------------------------
+
+_STATS_COLUMNS = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
+                  ("MEM %", "MemPerc"), ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
+_STATS_HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+                  "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
+
+
+def setup_stats(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
+    p.add_argument("--no-stream", action="store_true", help="disable streaming stats and only pull the first result")
+    p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    p.add_argument("--format", default=None, help="format output using a custom template")
+    p.add_argument("containers", nargs="*")
+    p.set_defaults(func=run_stats)
+
+
+def stats_row(s, cpu: float, ref: str, no_trunc: bool = False) -> dict[str, str]:
+    from minke.cli.units import bytes_size, human_size
+
+    if not s.running:
+        zero = "0B / 0B"
+        return {"Container": ref, "ID": s.id if no_trunc else s.id[:12], "Name": s.name, "CPUPerc": "0.00%",
+                "MemUsage": zero, "MemPerc": "0.00%", "NetIO": zero, "BlockIO": zero, "PIDs": "0"}
+    mem_pct = s.mem_usage / s.mem_limit * 100 if s.mem_limit else 0.0
+    return {
+        "Container": ref, "ID": s.id if no_trunc else s.id[:12], "Name": s.name,
+        "CPUPerc": f"{cpu:.2f}%",
+        "MemUsage": f"{bytes_size(s.mem_usage)} / {bytes_size(s.mem_limit)}",
+        "MemPerc": f"{mem_pct:.2f}%",
+        "NetIO": f"{human_size(s.net_rx)} / {human_size(s.net_tx)}",
+        "BlockIO": f"{human_size(s.blk_read)} / {human_size(s.blk_write)}",
+        "PIDs": str(s.pids),
+    }
+
+
+def run_stats(ctx, args) -> int:
+    import time
+
+    from minke.cli.format import format_rows
+    from minke.containers.inspect_ops import cpu_percent, sample
+    from minke.containers.state import Status
+
+    svc = ctx.engine.containers
+    try:
+        if args.containers:
+            targets = [(ref, svc.get(ref)) for ref in args.containers]
+        else:
+            targets = [(c.short_id, c) for c in svc.list(all=args.all)]
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    prev: dict[str, object] = {}
+    while True:
+        rows = []
+        for ref, c in targets:
+            try:
+                c = svc.get(c.id)
+            except MinkeError:
+                continue
+            s = sample(svc, c)
+            cpu = cpu_percent(s, prev.get(c.id), c.started_at if c.status in (Status.RUNNING, Status.PAUSED) else None)  # type: ignore[arg-type]
+            prev[c.id] = s
+            rows.append(stats_row(s, cpu, ref if args.containers else c.short_id, args.no_trunc))
+        text = format_rows(args.format, rows, _STATS_COLUMNS, _STATS_HEADERS)
+        if args.no_stream:
+            ctx.out.write(text)
+            return 0
+        # Docker redraws the screen once a second.
+        ctx.out.write("\033[2J\033[H" + text)
+        ctx.out.flush()
+        time.sleep(1)

@@ -1,4 +1,4 @@
-"""Looking into a container: top (host ``ps`` for its processes).
+"""Looking into a container: top (host ``ps`` for its processes), stats (its cgroup).
 
 The pids come from the runtime's ``ps --format json`` (runc's and minke-runtime's), which
 reads them from the container's cgroup.
@@ -7,7 +7,9 @@ reads them from the container's cgroup.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+from dataclasses import dataclass
 from typing import Any
 
 from minke.errors import Conflict, InvalidArgument, MinkeError
@@ -52,3 +54,103 @@ def top(svc: Any, ref: str, ps_args: list[str]) -> tuple[list[str], list[list[st
     if p.returncode != 0:
         raise InvalidArgument(f"ps: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else 'failed'}")
     return filter_ps(p.stdout, pids)
+
+
+# --- stats ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading of a container's usage; ``cpu_ns`` and ``at`` (monotonic seconds) make
+    CPU % from two samples, or from the start of the container for the first one."""
+
+    id: str
+    name: str
+    at: float
+    cpu_ns: int
+    mem_usage: int
+    mem_limit: int
+    net_rx: int
+    net_tx: int
+    blk_read: int
+    blk_write: int
+    pids: int
+    running: bool
+
+
+def _host_memory() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def net_bytes(pid: int) -> tuple[int, int]:
+    """Received and sent bytes of every interface but lo in the netns of ``pid``."""
+    rx = tx = 0
+    try:
+        with open(f"/proc/{pid}/net/dev") as f:
+            lines = f.read().splitlines()[2:]
+    except OSError:
+        return 0, 0
+    for line in lines:
+        name, _, rest = line.partition(":")
+        if name.strip() == "lo":
+            continue
+        fields = rest.split()
+        if len(fields) >= 9:
+            rx += int(fields[0])
+            tx += int(fields[8])
+    return rx, tx
+
+
+def memory_usage(mem: dict) -> int:
+    """Docker CLI's figure: usage less the inactive page cache (it can be reclaimed)."""
+    usage = mem.get("usage") or 0
+    inactive = mem.get("inactive_file") or 0
+    return usage - inactive if inactive < usage else usage
+
+
+def sample(svc: Any, c: Any) -> Sample:
+    """Read the container's cgroup (v1 or v2, through the runtime's cgroup manager)."""
+    import time
+
+    from minke.containers.state import Status
+
+    running = c.status in (Status.RUNNING, Status.PAUSED)
+    now = time.monotonic()
+    if not running:
+        return Sample(c.id, c.name, now, 0, 0, 0, 0, 0, 0, 0, 0, False)
+    from minke.runtime.cgroups import new_manager
+
+    path = f"/{svc.config.cgroup_parent.strip('/')}/{c.id}"
+    try:
+        with open(os.path.join(svc.run_dir(c.id), "config.json")) as f:
+            path = json.load(f)["linux"]["cgroupsPath"]
+    except (OSError, ValueError, KeyError):
+        pass
+    st = new_manager(path).stats()
+    mem = st["memory"]
+    limit = mem.get("limit") or _host_memory()
+    rx, tx = net_bytes(c.pid)
+    return Sample(
+        id=c.id, name=c.name, at=now, cpu_ns=st["cpu"].get("usage_total") or 0,
+        mem_usage=memory_usage(mem), mem_limit=limit, net_rx=rx, net_tx=tx,
+        blk_read=st["blkio"].get("read_bytes") or 0, blk_write=st["blkio"].get("write_bytes") or 0,
+        pids=st["pids"].get("current") or 0, running=True,
+    )
+
+
+def cpu_percent(cur: Sample, prev: Sample | None, started_at: float | None) -> float:
+    """CPU time over wall time, x100 (Docker's figure: 100% is one CPU busy).  Without a
+    previous sample, over the container's life so far: no two-second wait."""
+    import time
+
+    if prev is not None and cur.at > prev.at:
+        return max(0.0, (cur.cpu_ns - prev.cpu_ns) / 1e9 / (cur.at - prev.at) * 100)
+    if started_at:
+        wall = time.time() - started_at
+        if wall > 0:
+            return max(0.0, cur.cpu_ns / 1e9 / wall * 100)
+    return 0.0

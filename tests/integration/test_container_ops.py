@@ -121,3 +121,38 @@ def test_port_without_mappings(minke):
     assert minke.ok("port", cid) == ""
     r = minke("port", cid, "80")
     assert r.returncode == 1 and "No public port '80/tcp'" in r.stderr
+
+
+def _mib(text: str) -> float:
+    units = {"B": 1 / (1 << 20), "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
+    for u in ("KiB", "MiB", "GiB", "B"):
+        if text.endswith(u):
+            return float(text[: -len(u)]) * units[u]
+    raise AssertionError(text)
+
+
+def test_stats_sees_64_mib(minke):
+    cid = _run(minke, "--tmpfs", "/big:size=100m", "-m", "512m", "busybox", "sh", "-c",
+               "head -c 67108864 /dev/zero > /big/f && touch /tmp/done; sleep 60")
+    import time
+
+    for _ in range(200):
+        if minke("exec", cid, "ls", "/tmp/done").returncode == 0:
+            break
+        time.sleep(0.05)
+    out = minke.ok("stats", "--no-stream")
+    lines = out.splitlines()
+    import re
+
+    assert re.split(r"\s{2,}", lines[0].strip()) == ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]
+    assert lines[1].startswith(cid[:12])
+    usage, limit = minke.ok("stats", "--no-stream", "--format", "{{.MemUsage}}", cid).strip().split(" / ")
+    assert _mib(usage) >= 64
+    assert _mib(limit) == 512
+    pids = minke.ok("stats", "--no-stream", "--format", "{{.PIDs}} {{.Name}} {{.CPUPerc}}", cid).split()
+    assert pids[0] == "1" and pids[2].endswith("%")
+
+
+def test_stats_unknown_container(minke):
+    r = minke("stats", "--no-stream", "nosuch")
+    assert r.returncode == 1 and r.stderr.strip() == "Error response from daemon: No such container: nosuch"
