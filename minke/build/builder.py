@@ -45,6 +45,9 @@ class BuildOptions:
     labels: Mapping[str, str] = field(default_factory=dict)
     network: str = "default"
     runtime: str = "runc"
+    # The Dockerfile's text when it is read from outside the context (`-f ../x`), as
+    # Docker's CLI allows; None reads ``dockerfile`` from the context.
+    dockerfile_text: bytes | None = None
 
 
 @dataclass
@@ -113,7 +116,8 @@ class Builder:
         """Build; return the image ID.  Raises InvalidArgument/NotFound naming the line."""
         from minke.images.staging import staging
 
-        df = parse(ctx.read_dockerfile(opts.dockerfile))
+        df = parse(opts.dockerfile_text if opts.dockerfile_text is not None
+                   else ctx.read_dockerfile(opts.dockerfile))
         all_stages = st_mod.stages(df, opts.build_args)
         plan = st_mod.needed(all_stages, opts.target)
         gargs = st_mod.global_args(df, opts.build_args)

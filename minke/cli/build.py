@@ -57,9 +57,22 @@ def run_build(ctx: Any, args: argparse.Namespace) -> int:
     else:
         bctx = BuildContext.from_directory(args.context)
     dockerfile = "Dockerfile"
+    dockerfile_text: bytes | None = None
     if args.file:
-        if args.context != "-" and os.path.isabs(args.file):
-            dockerfile = os.path.relpath(args.file, bctx.root)
+        if args.context != "-":
+            # As Docker's CLI: -f is a path from the current directory, not from the context
+            # (`-f app/Dockerfile.dev app` reads ./app/Dockerfile.dev).
+            dockerfile = os.path.relpath(os.path.abspath(args.file), bctx.root)
+            if dockerfile.startswith(".." + os.sep):
+                from minke.errors import NotFound
+
+                try:  # outside the context: Docker's CLI reads it on its own
+                    with open(args.file, "rb") as f:
+                        dockerfile_text = f.read()
+                except FileNotFoundError:
+                    raise NotFound(f"failed to read dockerfile: open {args.file}: no such file "
+                                   "or directory") from None
+                dockerfile = os.path.abspath(args.file)
         else:
             dockerfile = args.file
     quiet = args.quiet or args.progress == "quiet"
@@ -78,6 +91,7 @@ def run_build(ctx: Any, args: argparse.Namespace) -> int:
         labels=_pairs(args.label, "label", False),
         network=args.network,
         runtime=args.runtime,
+        dockerfile_text=dockerfile_text,
     )
     with bctx:
         image_id = Builder(ctx.engine, progress=progress).build(bctx, opts)

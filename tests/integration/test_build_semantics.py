@@ -149,3 +149,19 @@ def test_scratch_multistage_cache_and_changed_file(minke, tmp_path):
             except tarfile.ReadError:
                 pass
     assert contents == {"got/one": b"1\n", "got/two": b"22\n"}
+
+
+def test_dockerfile_flag_is_relative_to_cwd_and_may_be_outside(minke, busybox_image, tmp_path,
+                                                              monkeypatch):
+    ctx = write(tmp_path / "ctx", {"Dockerfile.dev": "FROM busybox\nLABEL which=dev\n",
+                                   "Dockerfile": "FROM busybox\nLABEL which=main\n"})
+    write(tmp_path / "elsewhere", {"D": "FROM busybox\nLABEL which=outside\n"})
+    monkeypatch.chdir(tmp_path)
+    assert minke("build", "-t", "f1", "-f", "ctx/Dockerfile.dev", "ctx").code == 0
+    assert config(minke, "f1")["Labels"] == {"which": "dev"}
+    assert minke("build", "-t", "f2", "-f", "elsewhere/D", ctx).code == 0
+    assert config(minke, "f2")["Labels"] == {"which": "outside"}
+    r = minke("build", "-f", "Dockerfile.dev", "ctx")  # ./Dockerfile.dev does not exist
+    assert r.code == 1 and "failed to read dockerfile" in r.err, r
+    r = minke("build", "-f", "ctx/Nope", "ctx")
+    assert r.code == 1 and "failed to read dockerfile" in r.err, r
