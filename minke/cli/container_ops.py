@@ -355,3 +355,48 @@ def run_stats(ctx, args) -> int:
         ctx.out.write("\033[2J\033[H" + text)
         ctx.out.flush()
         time.sleep(1)
+
+
+# --- cp ------------------------------------------------------------------------------------------------
+
+
+def setup_cp(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="always follow symbol link in SRC_PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress progress output")
+    p.add_argument("src")
+    p.add_argument("dest")
+    p.set_defaults(func=run_cp)
+
+
+def _split_ref(arg: str) -> tuple[str | None, str]:
+    # Docker: CONTAINER:PATH unless the part before ':' has a '/' (a local path).
+    if ":" in arg and not arg.startswith((".", "/")):
+        name, _, path = arg.partition(":")
+        if "/" not in name:
+            return name, path
+    return None, arg
+
+
+def run_cp(ctx, args) -> int:
+    from minke.containers.copy import copy_from, copy_to
+
+    sc, sp = _split_ref(args.src)
+    dc, dp = _split_ref(args.dest)
+    if (sc is None) == (dc is None):
+        ctx.err.write("must specify at least one container source\n" if sc is None else "copying between containers is not supported\n")
+        return 1
+    svc = ctx.engine.containers
+    try:
+        if sc is not None:
+            ctx.out.flush()
+            copy_from(svc, sc, sp or "/", dp, follow=args.follow_link, archive=args.archive, out=sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            copy_to(svc, dc, sp, dp or "/", follow=args.follow_link, archive=args.archive, stdin=sys.stdin.buffer)  # type: ignore[arg-type]
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    except OSError as e:
+        ctx.err.write(f"Error: {e.strerror or e}\n")
+        return 1
+    return 0

@@ -156,3 +156,62 @@ def test_stats_sees_64_mib(minke):
 def test_stats_unknown_container(minke):
     r = minke("stats", "--no-stream", "nosuch")
     assert r.returncode == 1 and r.stderr.strip() == "Error response from daemon: No such container: nosuch"
+
+
+def test_cp_both_ways_and_no_escape(minke, tmp_path):
+    import subprocess
+    import tarfile
+
+    cid = _run(minke, "busybox", "sh", "-c", "ln -s / /tmp/up; ln -s ../../ /tmp/up2; mkdir /tmp/d; echo hi > /tmp/d/f; "
+               "chown 65534:65534 /tmp/d/f; touch /tmp/ready; sleep 60")
+    import time
+
+    for _ in range(100):
+        if minke("exec", cid, "ls", "/tmp/ready").returncode == 0:
+            break
+        time.sleep(0.05)
+    out = tmp_path / "out"
+    out.mkdir()
+    minke.ok("cp", f"{cid}:/tmp/d", str(out))
+    assert (out / "d" / "f").read_text() == "hi\n"
+    assert (out / "d" / "f").stat().st_uid == 0
+    minke.ok("cp", "-a", f"{cid}:/tmp/d/f", str(out / "kept"))
+    assert (out / "kept").stat().st_uid == 65534
+    # Links to / and ../../ resolve inside the container's root, never the host's.
+    minke.ok("cp", f"{cid}:/tmp/up/etc/passwd", str(out / "p1"))
+    minke.ok("cp", f"{cid}:/tmp/up2/etc/passwd", str(out / "p2"))
+    assert (out / "p1").read_text() == (out / "p2").read_text()
+    assert "nobody:x:65534:65534:nobody:/home:/bin/false" in (out / "p1").read_text()
+    assert (out / "p1").read_text() != open("/etc/passwd").read()
+    minke.ok("cp", f"{cid}:/tmp/up", str(out / "link"))
+    assert os.readlink(out / "link") == "/"
+    (out / "new").write_text("new\n")
+    minke.ok("cp", str(out / "new"), f"{cid}:/tmp/up/etc/")
+    assert minke.ok("exec", cid, "cat", "/etc/new") == "new\n"
+    assert not os.path.exists("/etc/new")
+    minke.ok("cp", str(out / "new"), f"{cid}:/tmp/up2/renamed")
+    assert minke.ok("exec", cid, "cat", "/renamed") == "new\n"
+    assert not os.path.exists("/renamed")
+    # -L follows the link, inside the container.
+    minke.ok("cp", "-L", f"{cid}:/tmp/up2", str(out / "root2"))
+    assert (out / "root2" / "bin" / "busybox").exists()
+    # Archives on stdout / stdin.
+    p = subprocess.run(minke.argv("cp", f"{cid}:/tmp/d", "-"), env=minke.env, capture_output=True, check=True)
+    (tmp_path / "d.tar").write_bytes(p.stdout)
+    with tarfile.open(tmp_path / "d.tar") as t:
+        assert sorted(t.getnames()) == ["d", "d/f"]
+    with tarfile.open(tmp_path / "in.tar", "w") as t:
+        t.add(out / "new", arcname="fromtar")
+    with open(tmp_path / "in.tar", "rb") as f:
+        subprocess.run(minke.argv("cp", "-", f"{cid}:/tmp/d"), env=minke.env, stdin=f, check=True)
+    assert minke.ok("exec", cid, "cat", "/tmp/d/fromtar") == "new\n"
+    # A path missing in the container, an unknown container: one line, nothing copied.
+    r = minke("cp", f"{cid}:/nope", str(out))
+    assert r.returncode == 1 and r.stderr.strip() == f"Error response from daemon: Could not find the file /nope in container {cid}"
+    r = minke("cp", "nosuch:/etc", str(out / "x"))
+    assert r.returncode == 1 and r.stderr.strip() == "Error response from daemon: No such container: nosuch"
+    assert not (out / "x").exists()
+    # A stopped container: its root is mounted for the copy, and unmounted after.
+    minke.ok("stop", "-t", "0", cid)
+    minke.ok("cp", f"{cid}:/tmp/d/f", str(out / "stopped"))
+    assert (out / "stopped").read_text() == "hi\n"
