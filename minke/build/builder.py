@@ -377,6 +377,9 @@ class Builder:
             raise InvalidArgument(f"dockerfile:{inst.line}: When using {inst.cmd} with more "
                                   "than one source file, the destination must be a directory "
                                   "and end with a /")
+        # Where dest lands in the image: through its symlinks, and inside a directory it
+        # names (Docker: `COPY a.txt /existing-dir` puts a.txt in it, not over it).
+        dest, dest_stats = self._dest_in_image(state, stg, work, dest)
         layer_dir = os.path.join(work, "layer-" + uuid.uuid4().hex[:8])
         os.makedirs(layer_dir)
         chown = inst.flag("chown")
@@ -463,7 +466,9 @@ class Builder:
         # The directories leading to dest are in the layer only as parents: one the image
         # already has keeps its mode and owner (else `COPY x /tmp/` would turn /tmp's 1777
         # into 0755), and --chmod never applies to them (Docker gives new parents 0755).
-        kept = self._parent_dirs(state, stg, work, layer_dir, dest)
+        kept = {p: st_ for p, st_ in dest_stats.items()
+                if os.path.isdir(os.path.join(layer_dir, p))
+                and not os.path.islink(os.path.join(layer_dir, p))}
         for fp in ctx_paths(layer_dir):
             full = os.path.join(layer_dir, fp)
             if mode is not None and fp not in kept and not os.path.islink(full):
@@ -490,28 +495,31 @@ class Builder:
 
         state.history.append(self._hist(copy_created_by(inst), empty=False))
 
-    def _parent_dirs(self, state: _State, stg: Any, work: str, layer_dir: str, dest: str
-                     ) -> dict[str, os.stat_result | None]:
-        """The layer's directories on the way to dest (dest included when it is a
-        directory): path -> the image's stat of it, or None where the image lacks it."""
+    def _dest_in_image(self, state: _State, stg: Any, work: str, dest: str
+                       ) -> tuple[str, dict[str, os.stat_result | None]]:
+        """dest resolved in the image (symlinks followed inside its root; a trailing / added
+        when it is a directory there), and the image's stat of each directory on the way
+        (None where the image lacks it), so the layer keeps their modes and owners."""
         parts = [p for p in dest.strip("/").split("/") if p]
-        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-        prefixes = [p for p in prefixes if os.path.isdir(os.path.join(layer_dir, p))
-                    and not os.path.islink(os.path.join(layer_dir, p))]
-        if not prefixes:
-            return {}
-        kept: dict[str, os.stat_result | None] = {}
         if not state.layers:
-            return dict.fromkeys(prefixes)
+            return dest, {"/".join(parts[:i]): None for i in range(1, len(parts) + 1)}
         with self._rootfs(state, stg, work, writable=False) as (root, _):
-            for p in prefixes:
+            rel = _resolve_in_root(root, parts)
+            full = os.path.join(root, rel)
+            if rel and os.path.isdir(full) and not os.path.islink(full):
+                dest = "/" + rel + "/"
+            else:
+                dest = "/" + rel + ("/" if dest.endswith("/") else "")
+            stats: dict[str, os.stat_result | None] = {}
+            rparts = rel.split("/") if rel else []
+            for i in range(1, len(rparts) + 1):
+                p = "/".join(rparts[:i])
                 try:
                     st_ = os.lstat(os.path.join(root, p))
                 except OSError:
-                    kept[p] = None
-                    continue
-                kept[p] = st_ if stat.S_ISDIR(st_.st_mode) else None
-        return kept
+                    st_ = None
+                stats[p] = st_ if st_ is not None and stat.S_ISDIR(st_.st_mode) else None
+        return dest, stats
 
     def _fetch(self, url: str, work: str, line: int) -> str:
         import urllib.request
@@ -666,6 +674,42 @@ def _glob_root(root: str, pattern: str, line: int) -> list[str]:
         return ctx.resolve(pattern)
     except NotFound:
         raise NotFound(f"dockerfile:{line}: {pattern}: not found in the source stage") from None
+
+
+def _resolve_in_root(root: str, parts: list[str], _depth: int = 0) -> str:
+    """The path (relative to root, no leading /) that parts name inside root, following
+    symlinks as if root were /; a missing component ends the lookup with the rest as is.
+    A final symlink is followed only when it leads to a directory."""
+    out: list[str] = []
+    todo = list(parts)
+    hops = _depth
+    while todo:
+        name = todo.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            if out:
+                out.pop()
+            continue
+        here = os.path.join(root, *out, name)
+        if os.path.islink(here) and hops < 40:
+            target = os.readlink(here)
+            if not todo:
+                probe = _resolve_in_root(root, [*([] if target.startswith("/") else out),
+                                                *target.split("/")], hops + 1)
+                if not probe or not os.path.isdir(os.path.join(root, probe)):
+                    out.append(name)
+                    continue
+            hops += 1
+            if target.startswith("/"):
+                out = []
+            todo = [*target.split("/"), *todo]
+            continue
+        out.append(name)
+        if not os.path.lexists(here):
+            out.extend(p for p in todo if p not in ("", "."))
+            break
+    return "/".join(out)
 
 
 def _copy_tree(src: str, dst: str, ctx: BuildContext | None, rel: str | None) -> None:

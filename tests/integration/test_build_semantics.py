@@ -165,3 +165,16 @@ def test_dockerfile_flag_is_relative_to_cwd_and_may_be_outside(minke, busybox_im
     assert r.code == 1 and "failed to read dockerfile" in r.err, r
     r = minke("build", "-f", "ctx/Nope", "ctx")
     assert r.code == 1 and "failed to read dockerfile" in r.err, r
+
+
+def test_copy_into_existing_directory_and_through_symlinks(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nRUN mkdir /exist /real && ln -s /real /link\n"
+                      "COPY a.txt /exist\nCOPY a.txt /link/\nCOPY d /link/sub\n",
+        "a.txt": "a\n", "d/x": "x\n",
+    })
+    r = minke("build", "-t", "dst", ctx)
+    assert r.code == 0, r
+    out = sh(minke, "dst", "readlink /link; find /exist /real | sort")
+    assert out.split() == ["/real", "/exist", "/exist/a.txt", "/real", "/real/a.txt",
+                           "/real/sub", "/real/sub/x"]
