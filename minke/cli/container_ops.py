@@ -400,3 +400,76 @@ def run_cp(ctx, args) -> int:
         ctx.err.write(f"Error: {e.strerror or e}\n")
         return 1
     return 0
+
+
+# --- diff / commit / export -----------------------------------------------------------------------------
+
+
+def setup_diff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container")
+    p.set_defaults(func=run_diff)
+
+
+def run_diff(ctx, args) -> int:
+    from minke.containers.commit import changes
+
+    svc = ctx.engine.containers
+    try:
+        for kind, path in changes(svc, svc.get(args.container)):
+            ctx.out.write(f"{kind} {path}\n")
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    return 0
+
+
+def setup_commit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--author", default="", help="author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+    p.add_argument("-c", "--change", action="append", default=[], help="apply Dockerfile instruction to the created image")
+    p.add_argument("-m", "--message", default="", help="commit message")
+    p.add_argument("-p", "--pause", default="true", help="pause container during commit (default true)")
+    p.add_argument("container")
+    p.add_argument("repository", nargs="?")
+    p.set_defaults(func=run_commit)
+
+
+def run_commit(ctx, args) -> int:
+    from minke.containers.commit import commit
+
+    pause = str(args.pause).lower() not in ("false", "0", "no")
+    try:
+        image_id = commit(ctx.engine.containers, args.container, args.repository, changes_=args.change,
+                          message=args.message, author=args.author, pause=pause)
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    ctx.out.write(image_id + "\n")
+    return 0
+
+
+def setup_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", default=None, help="write to a file, instead of STDOUT")
+    p.add_argument("container")
+    p.set_defaults(func=run_export)
+
+
+def run_export(ctx, args) -> int:
+    from minke.containers.commit import export
+
+    if not args.output and sys.stdout.isatty():
+        ctx.err.write("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
+        return 1
+    svc = ctx.engine.containers
+    try:
+        svc.get(args.container)
+        if args.output:
+            tmp = args.output + ".tmp"
+            with open(tmp, "wb") as f:
+                export(svc, args.container, f)
+            os.replace(tmp, args.output)
+        else:
+            export(svc, args.container, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    except MinkeError as e:
+        if args.output and os.path.exists(args.output + ".tmp"):
+            os.unlink(args.output + ".tmp")
+        return _daemon_error(ctx, e)
+    return 0

@@ -215,3 +215,46 @@ def test_cp_both_ways_and_no_escape(minke, tmp_path):
     minke.ok("stop", "-t", "0", cid)
     minke.ok("cp", f"{cid}:/tmp/d/f", str(out / "stopped"))
     assert (out / "stopped").read_text() == "hi\n"
+
+
+def test_diff_commit_export(minke, tmp_path):
+    import json
+    import subprocess
+    import tarfile
+    import time
+
+    cid = _run(minke, "busybox", "sh", "-c", "echo x > /tmp/new; rm /bin/tr; echo y >> /etc/passwd; touch /tmp/ready; sleep 60")
+    for _ in range(100):
+        if minke("exec", cid, "ls", "/tmp/ready").returncode == 0:
+            break
+        time.sleep(0.05)
+    lines = minke.ok("diff", cid).splitlines()
+    for want in ("C /bin", "D /bin/tr", "C /etc", "C /etc/passwd", "C /tmp", "A /tmp/new"):
+        assert want in lines
+    assert not any(line.endswith(("/etc/hosts", "/etc/resolv.conf", "/etc/hostname")) for line in lines)
+    image_id = minke.ok("commit", "-m", "my msg", "-a", "me", "-c", "ENV FOO=bar", "-c", 'CMD ["cat", "/tmp/new"]',
+                        cid, "committed:v1").strip()
+    assert image_id.startswith("sha256:")
+    assert minke.inspect(cid)["State"]["Status"] == "running"  # paused during the commit only
+    hist = minke.ok("history", "--no-trunc", "--format", "{{.Comment}}|{{.CreatedBy}}", "committed:v1").splitlines()
+    assert hist[0].startswith("my msg|sh -c echo x > /tmp/new")
+    cfg = json.loads(minke.ok("image", "inspect", "committed:v1"))[0]
+    assert cfg["Author"] == "me" and "FOO=bar" in cfg["Config"]["Env"]
+    r = minke("run", "--rm", "committed:v1")
+    assert r.returncode == 0 and r.stdout == "x\n", r.stderr
+    r = minke("run", "--rm", "committed:v1", "sh", "-c", "echo $FOO; tail -1 /etc/passwd; ls /bin/tr")
+    assert r.stdout.split() == ["bar", "y"] and r.returncode != 0
+    # export: the whole filesystem, then import it back and run it.
+    out = tmp_path / "ex.tar"
+    minke.ok("export", "-o", str(out), cid)
+    with tarfile.open(out) as t:
+        names = set(t.getnames())
+    assert {"bin/busybox", "tmp/new", "etc/passwd"} <= names and "bin/tr" not in names
+    p = subprocess.run(minke.argv("export", cid), env=minke.env, capture_output=True, check=True)
+    assert len(p.stdout) > 1 << 20
+    minke.ok("import", str(out), "exported:v1")
+    r = minke("run", "--rm", "exported:v1", "cat", "/tmp/new")
+    assert r.stdout == "x\n", r.stderr
+    for cmd in ("diff", "export", "commit"):
+        r = minke(cmd, "nosuch")
+        assert r.returncode == 1 and r.stderr.strip() == "Error response from daemon: No such container: nosuch"
