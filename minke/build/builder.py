@@ -565,7 +565,9 @@ class Builder:
             for hd in inst.heredocs:
                 script += "\n" + hd.content + hd.name
             argv = [*shell, script]
-        env_map = {**meta.args, **meta.env()}
+        # The predefined proxy args reach RUN without an ARG line (and stay out of history)
+        env_map = {**{k: v for k, v in opts.build_args.items() if k in st_mod.PROXY_ARGS},
+                   **meta.args, **meta.env()}
         env_list = [f"{k}={v}" for k, v in env_map.items()]
         network = inst.flag("network") or opts.network
         if network not in ("default", "none", "host"):

@@ -178,3 +178,25 @@ def test_copy_into_existing_directory_and_through_symlinks(minke, busybox_image,
     out = sh(minke, "dst", "readlink /link; find /exist /real | sort")
     assert out.split() == ["/real", "/exist", "/exist/a.txt", "/real", "/real/a.txt",
                            "/real/sub", "/real/sub/x"]
+
+
+def test_arg_scoping_proxy_args_network_none_and_onbuild(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "ARG G=global\nFROM busybox AS s0\nONBUILD RUN echo triggered > /trig\n"
+                      "RUN echo \"g=[$G]\" > /g\n"
+                      "FROM busybox\nARG G\nRUN echo \"g=[$G] p=[$HTTP_PROXY]\" > /g2\n"
+                      "RUN --network=none sh -c 'ip link | grep -c \"^[0-9]\" > /nics'\n"
+                      "COPY --from=0 /g /g\n",
+        "Child": "FROM ob\nRUN cat /trig\n",
+    })
+    r = minke("build", "-t", "args", "--build-arg", "HTTP_PROXY=http://proxy:1", ctx)
+    assert r.code == 0, r
+    # a global ARG is seen in a stage only when the stage declares it again
+    assert sh(minke, "args", "cat /g /g2 /nics").split("\n")[:3] == [
+        "g=[]", "g=[global] p=[http://proxy:1]", "1"]
+    h = minke("history", "--no-trunc", "--format", "{{.CreatedBy}}", "args")
+    assert "proxy:1" not in h.out and "RUN |1 G=global" in h.out, h
+    assert minke("build", "-t", "ob", "--target", "s0", ctx).code == 0
+    r = minke("build", "-t", "child", "--progress", "plain", "-f", str(tmp_path / "ctx" / "Child"),
+              ctx)
+    assert r.code == 0 and "triggered" in r.err, r
