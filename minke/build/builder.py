@@ -587,8 +587,19 @@ class Builder:
                 mounts.append((d, spec.target, False))
             elif spec.type == "bind" and not spec.from_:
                 src = ctx.resolve(spec.source or ".")[0]
-                mounts.append((os.path.join(ctx.root, src) if src != "." else ctx.root,
-                               spec.target, not (m.endswith(",rw") or ",rw," in m)))
+                src_path = os.path.join(ctx.root, src) if src != "." else ctx.root
+                rw = m.endswith(",rw") or ",rw," in m or ",readwrite" in m
+                if rw:
+                    # Docker discards what RUN writes to a rw bind: never the user's files
+                    copy_ = os.path.join(work, "bind-" + uuid.uuid4().hex[:8])
+                    if os.path.isdir(src_path):
+                        _copy_tree(src_path, copy_, ctx, src)
+                    else:
+                        os.makedirs(copy_)
+                        copy_ = os.path.join(copy_, os.path.basename(src_path))
+                        shutil.copy2(src_path, copy_)
+                    src_path = copy_
+                mounts.append((src_path, spec.target, not rw))
             else:
                 raise Unsupported(f"dockerfile:{inst.line}: RUN --mount=type={spec.type}"
                                   f"{' from a stage' if spec.from_ else ''} is not supported "
@@ -599,8 +610,13 @@ class Builder:
             if user:
                 u, _, g = user.partition(":")
                 uid, gid = _lookup_user(root, u, g, inst.line)
-            for _, target, _ in mounts:
-                os.makedirs(os.path.join(root, target.lstrip("/")), exist_ok=True)
+            for src_, target, _ in mounts:
+                point = os.path.join(root, target.lstrip("/"))
+                if os.path.isdir(src_):
+                    os.makedirs(point, exist_ok=True)
+                elif not os.path.lexists(point):  # a file bind needs a file to mount on
+                    os.makedirs(os.path.dirname(point), exist_ok=True)
+                    open(point, "ab").close()
             result = run_in_rootfs(
                 root, argv, env=env_list, cwd=state.config.get("WorkingDir") or "/",
                 uid=uid, gid=gid, network="host" if network == "default" else network,

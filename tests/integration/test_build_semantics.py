@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 
 import pytest
@@ -200,3 +201,19 @@ def test_arg_scoping_proxy_args_network_none_and_onbuild(minke, busybox_image, t
     r = minke("build", "-t", "child", "--progress", "plain", "-f", str(tmp_path / "ctx" / "Child"),
               ctx)
     assert r.code == 0 and "triggered" in r.err, r
+
+
+def test_run_bind_mounts_of_the_context_never_write_to_it(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\n"
+                      "RUN --mount=type=bind,target=/src,rw touch /src/new && "
+                      "echo x >> /src/a.txt && cat /src/a.txt > /out\n"
+                      "RUN --mount=type=bind,source=a.txt,target=/one cat /one > /out2\n"
+                      "RUN --mount=type=bind,target=/ro touch /ro/z || echo ro-ok > /out3\n",
+        "a.txt": "a\n",
+    })
+    r = minke("build", "-t", "bind", ctx)
+    assert r.code == 0, r
+    assert sorted(os.listdir(ctx)) == ["Dockerfile", "a.txt"]
+    assert (tmp_path / "ctx" / "a.txt").read_text() == "a\n"
+    assert sh(minke, "bind", "cat /out /out2 /out3").split() == ["a", "x", "a", "ro-ok"]
