@@ -110,6 +110,7 @@ class Builder:
         self.cache = cache if cache is not None else SqliteCacheStore(engine.db)
         self.progress = progress or (lambda line: None)
         self._n = 0
+        self._fetched: dict[tuple[str, str], str] = {}  # (work dir, url) -> downloaded file
 
     # --- public ------------------------------------------------------------------------
     def build(self, ctx: BuildContext, opts: BuildOptions) -> str:
@@ -243,7 +244,9 @@ class Builder:
             if not inst.flag("from"):
                 for src in self._sources(inst)[0]:
                     if "://" in src:
-                        extra[f"url {src}"] = src
+                        # keyed by what the URL serves now, as Docker does (it fetches too)
+                        with open(self._fetch(src, work, inst.line), "rb") as f:
+                            extra[f"url {src}"] = hashlib.file_digest(f, "sha256").hexdigest()
                         continue
                     expanded = process_word(src, env, df.escape)
                     for rel in ctx.resolve(expanded) if not src.startswith("<<") else []:
@@ -524,6 +527,8 @@ class Builder:
     def _fetch(self, url: str, work: str, line: int) -> str:
         import urllib.request
 
+        if (work, url) in self._fetched:  # fetched once per build: for the key, then the copy
+            return self._fetched[(work, url)]
         path = os.path.join(work, "url-" + uuid.uuid4().hex[:8])
         try:
             with urllib.request.urlopen(url, timeout=30) as r, open(path, "wb") as f:  # noqa: S310
@@ -531,6 +536,7 @@ class Builder:
         except OSError as exc:
             raise NotFound(f"dockerfile:{line}: failed to fetch {url}: {exc}") from None
         os.chmod(path, 0o600)
+        self._fetched[(work, url)] = path
         return path
 
     def _resolve_user(self, spec: str, state: _State, stg: Any, work: str,

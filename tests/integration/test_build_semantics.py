@@ -217,3 +217,38 @@ def test_run_bind_mounts_of_the_context_never_write_to_it(minke, busybox_image, 
     assert sorted(os.listdir(ctx)) == ["Dockerfile", "a.txt"]
     assert (tmp_path / "ctx" / "a.txt").read_text() == "a\n"
     assert sh(minke, "bind", "cat /out /out2 /out3").split() == ["a", "x", "a", "ro-ok"]
+
+
+def test_add_url_from_loopback_is_keyed_by_its_content(minke, busybox_image, tmp_path):
+    import http.server
+    import threading
+
+    served = tmp_path / "srv"
+    served.mkdir()
+    (served / "file.txt").write_text("v1\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(served), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/file.txt"
+        ctx = write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox\nADD {url} /dl/\n"})
+        assert minke("build", "-t", "url", ctx).code == 0
+        assert sh(minke, "url", "stat -c %a /dl/file.txt; cat /dl/file.txt").split() == [
+            "600", "v1"]
+        r = minke("build", "-t", "url", "--progress", "plain", ctx)
+        assert "CACHED" in r.err, r
+        (served / "file.txt").write_text("v2\n")
+        r = minke("build", "-t", "url", "--progress", "plain", ctx)
+        assert r.code == 0 and "cache miss" in r.err and url in r.err, r
+        assert sh(minke, "url", "cat /dl/file.txt") == "v2\n"
+    finally:
+        server.shutdown()
+        server.server_close()
