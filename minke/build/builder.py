@@ -144,6 +144,7 @@ class Builder:
                         for t in opts.tags:
                             self.images.tag(image_id, t)
                         return str(image_id)
+                self._ensure_workdir(final, stg, work)
                 image_id = self._store(final, opts, stg)
                 cache.put(f"{opts.dockerfile}#image", CacheEntry(
                     final_key, "", "", json.dumps({"image": image_id}),
@@ -657,6 +658,58 @@ class Builder:
                                         empty=empty))
 
     # --- the image -----------------------------------------------------------------------
+    def _ensure_workdir(self, state: _State, stg: Any, work: str) -> None:
+        """Docker makes WORKDIR's directory even when no later step does (a RUN's cwd or a
+        COPY into it would): a final image whose WorkingDir is missing gets it as a layer,
+        at its WORKDIR history entry, owned by the USER of that point as BuildKit does."""
+        from minke.archive.create import write_tar
+
+        wd = state.config.get("WorkingDir") or "/"
+        if wd == "/":
+            return
+        dest, stats = self._dest_in_image(state, stg, work, wd.rstrip("/") + "/")
+        rel = dest.strip("/")
+        if rel and stats.get(rel) is not None:
+            return
+        layer_dir = os.path.join(work, "workdir-" + uuid.uuid4().hex[:8])
+        os.makedirs(os.path.join(layer_dir, rel))
+        at = next((i for i in range(len(state.history) - 1, -1, -1)
+                   if state.history[i].get("created_by") == f"WORKDIR {wd}"
+                   and state.history[i].get("empty_layer")), None)
+        user = state.config.get("User") or ""
+        if at is not None:  # the USER in effect at that WORKDIR, not at the end
+            user = next((h["created_by"][5:].strip() for h in reversed(state.history[:at])
+                         if str(h.get("created_by", "")).startswith("USER ")), "")
+        uid, gid = self._resolve_user(user, state, stg, work, 0) if user else (0, 0)
+        parts = rel.split("/")
+        for i in range(len(parts), 0, -1):
+            p = "/".join(parts[:i])
+            full = os.path.join(layer_dir, p)
+            st_ = stats.get(p)
+            if st_ is None:
+                os.chmod(full, 0o755)
+                os.lchown(full, uid, gid)
+            else:
+                os.chmod(full, stat.S_IMODE(st_.st_mode))
+                os.lchown(full, st_.st_uid, st_.st_gid)
+                os.utime(full, ns=(st_.st_atime_ns, st_.st_mtime_ns))
+        tar_path = layer_dir + ".tar"
+        with open(tar_path, "wb") as f:
+            write_tar(layer_dir, f)
+        self._add_layer(state, stg, tar_path)
+        os.unlink(tar_path)
+        shutil.rmtree(layer_dir, ignore_errors=True)
+        layer = state.layers.pop()
+        # Put the layer where its WORKDIR entry is, when history and layers line up.
+        nonempty = [i for i, h in enumerate(state.history) if not h.get("empty_layer")]
+        if at is not None and len(nonempty) == len(state.layers):
+            state.layers.insert(sum(1 for i in nonempty if i < at), layer)
+            state.history[at] = {k: v for k, v in state.history[at].items()
+                                 if k != "empty_layer"}
+        else:
+            state.layers.append(layer)
+            state.history.append(self._hist(f"WORKDIR {wd}", empty=False))
+
     def _store(self, state: _State, opts: BuildOptions, stg: Any) -> str:
         from minke.images.importer import build_manifest, host_arch
         from minke.images.model import OCI_MANIFEST, format_time, oci_config_bytes

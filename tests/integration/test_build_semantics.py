@@ -252,3 +252,27 @@ def test_add_url_from_loopback_is_keyed_by_its_content(minke, busybox_image, tmp
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_workdir_exists_in_the_image_without_a_later_step(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nWORKDIR /app\nUSER daemon\nCMD [\"pwd\"]\n",
+        "Scratch": "FROM scratch\nWORKDIR /w\nCOPY a.txt /a\n", "a.txt": "a\n",
+    })
+    assert minke("build", "-t", "wd", ctx).code == 0
+    r = minke("run", "--rm", "wd")
+    assert r.code == 0 and r.out == "/app\n", r
+    # made as the USER at the WORKDIR line (root), not the final one
+    assert sh(minke, "wd", "stat -c '%a %u' /app") == "755 0\n"
+    r = minke("build", "-t", "wds", "-f", str(tmp_path / "ctx" / "Scratch"), ctx)
+    assert r.code == 0, r
+    h = minke("history", "--format", "{{.CreatedBy}}|{{.Size}}", "wds")
+    # the WORKDIR layer sits at its own history entry, before the COPY layer
+    assert h.out.splitlines() == ["COPY a.txt /a # buildkit|2B", "WORKDIR /w|0B"], h
+    out = tmp_path / "wds.tar"
+    assert minke("save", "-o", str(out), "wds").code == 0
+    with tarfile.open(out) as tar:
+        index = json.load(tar.extractfile("manifest.json"))
+        layers = [tarfile.open(fileobj=io.BytesIO(tar.extractfile(name).read())).getnames()
+                  for name in index[0]["Layers"]]
+    assert [n.rstrip("/") for n in layers[0]] == ["w"] and layers[1] == ["a"]
