@@ -29,7 +29,8 @@ def config(minke, ref: str) -> dict:
 
 
 def sh(minke, ref: str, script: str) -> str:
-    r = minke("run", "--rm", "--entrypoint", "", "-u", "0", ref, "sh", "-c", script)
+    r = minke("run", "--rm", "--network", "none", "--entrypoint", "", "-u", "0", ref, "sh", "-c",
+              script)
     assert r.code == 0, r
     return r.out
 
@@ -260,7 +261,7 @@ def test_workdir_exists_in_the_image_without_a_later_step(minke, busybox_image, 
         "Scratch": "FROM scratch\nWORKDIR /w\nCOPY a.txt /a\n", "a.txt": "a\n",
     })
     assert minke("build", "-t", "wd", ctx).code == 0
-    r = minke("run", "--rm", "wd")
+    r = minke("run", "--rm", "--network", "none", "wd")
     assert r.code == 0 and r.out == "/app\n", r
     # made as the USER at the WORKDIR line (root), not the final one
     assert sh(minke, "wd", "stat -c '%a %u' /app") == "755 0\n"
