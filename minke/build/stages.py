@@ -230,15 +230,22 @@ def apply_metadata(state: StageState, inst: Instruction) -> str | None:
         return f"MAINTAINER {inst.args[0]}"
     if cmd == "EXPOSE":
         ports = dict(c.get("ExposedPorts") or {})  # type: ignore[call-overload]
+        new: list[str] = []
         for word in inst.args:
             for p in process_words(word, env, esc):
                 port, _, proto = p.partition("/")
                 proto = (proto or "tcp").lower()
-                if proto not in ("tcp", "udp", "sctp") or not _port_ok(port):
+                lo, dash, hi = port.partition("-")
+                if (proto not in ("tcp", "udp", "sctp") or not _port_ok(lo)
+                        or (dash and (not _port_ok(hi) or int(hi) < int(lo)))):
                     raise InvalidArgument(f"dockerfile:{line}: invalid containerPort: {p}")
-                ports[f"{port}/{proto}"] = {}
+                # Docker expands a range into one entry per port
+                for n in range(int(lo), int(hi if dash else lo) + 1):
+                    ports[f"{n}/{proto}"] = {}
+                    new.append(f"{n}/{proto}")
         c["ExposedPorts"] = ports
-        return "EXPOSE map[" + " ".join(f"{k}:{{}}" for k in sorted(ports)) + "]"
+        # BuildKit's history shows this instruction's ports (a Go map prints sorted)
+        return "EXPOSE map[" + " ".join(f"{k}:{{}}" for k in sorted(set(new))) + "]"
     if cmd == "VOLUME":
         vols = dict(c.get("Volumes") or {})  # type: ignore[call-overload]
         new = [x(a) for a in inst.args] if inst.json else [
