@@ -250,7 +250,11 @@ class Builder:
                             extra[f"url {src}"] = hashlib.file_digest(f, "sha256").hexdigest()
                         continue
                     expanded = process_word(src, env, df.escape)
-                    for rel in ctx.resolve(expanded) if not src.startswith("<<") else []:
+                    try:
+                        rels = ctx.resolve(expanded) if not src.startswith("<<") else []
+                    except NotFound as exc:
+                        raise NotFound(f"dockerfile:{inst.line}: {exc}") from None
+                    for rel in rels:
                         files.update(ctx.file_hashes([rel]))
             else:
                 ref = process_word(inst.flag("from") or "", env, df.escape).lower()

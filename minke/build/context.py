@@ -211,7 +211,7 @@ class BuildContext:
             raise NotFound(f"{source}: not found (outside the build context)")
         if not any(c in rel for c in "*?["):
             if self.exists(rel):
-                return [rel]
+                return self._inside([rel], source)
             raise NotFound(f"failed to compute cache key: \"/{rel}\": not found")
         parts = [] if rel == "." else rel.split("/")
         found: list[str] = []
@@ -219,7 +219,17 @@ class BuildContext:
         if not found:
             raise NotFound(f"failed to compute cache key: no source files were specified "
                            f"(\"{source}\" matched nothing)")
-        return sorted(found)
+        return self._inside(sorted(found), source)
+
+    def _inside(self, rels: list[str], source: str) -> list[str]:
+        """rels, unless a symlink on the way leads out of the context (`COPY link/passwd`
+        with link -> /etc must not read the host's /etc/passwd)."""
+        root = os.path.realpath(self.root)
+        for rel in rels:
+            parent = os.path.realpath(os.path.dirname(self._path(rel)) if rel != "." else root)
+            if parent != root and not parent.startswith(root + os.sep):
+                raise NotFound(f"{source}: not found (outside the build context)")
+        return rels
 
     def _glob(self, base: str, parts: list[str], out: list[str]) -> None:
         if not parts:

@@ -277,3 +277,12 @@ def test_workdir_exists_in_the_image_without_a_later_step(minke, busybox_image, 
         layers = [tarfile.open(fileobj=io.BytesIO(tar.extractfile(name).read())).getnames()
                   for name in index[0]["Layers"]]
     assert [n.rstrip("/") for n in layers[0]] == ["w"] and layers[1] == ["a"]
+
+
+def test_copy_through_a_symlink_out_of_the_context_is_refused(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY a.txt /a\n"
+                                                 "COPY etclink/passwd /p\n", "a.txt": "a\n"})
+    os.symlink("/etc", tmp_path / "ctx" / "etclink")
+    r = minke("build", ctx)
+    assert r.code == 1, r
+    assert "dockerfile:3: etclink/passwd: not found (outside the build context)" in r.err, r
