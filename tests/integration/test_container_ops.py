@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="ne
 
 
 def _run(m, *args):
-    cid = m.ok("run", "-d", *args).strip()
+    # --network none: these tests are about the container, not the network code.
+    cid = m.ok("run", "-d", "--network", "none", *args).strip()
     m.seen.add(cid)
     return cid
 
@@ -107,7 +108,7 @@ def test_pause_unpause_state_and_top(minke):
 
 
 def test_top_pause_not_running_and_unknown(minke):
-    cid = minke.ok("create", "busybox", "true").strip()
+    cid = minke.ok("create", "--network", "none", "busybox", "true").strip()
     minke.seen.add(cid)
     for cmd in ("top", "pause"):
         r = minke(cmd, cid)
@@ -240,9 +241,9 @@ def test_diff_commit_export(minke, tmp_path):
     assert hist[0].startswith("my msg|sh -c echo x > /tmp/new")
     cfg = json.loads(minke.ok("image", "inspect", "committed:v1"))[0]
     assert cfg["Author"] == "me" and "FOO=bar" in cfg["Config"]["Env"]
-    r = minke("run", "--rm", "committed:v1")
+    r = minke("run", "--rm", "--network", "none", "committed:v1")
     assert r.returncode == 0 and r.stdout == "x\n", r.stderr
-    r = minke("run", "--rm", "committed:v1", "sh", "-c", "echo $FOO; tail -1 /etc/passwd; ls /bin/tr")
+    r = minke("run", "--rm", "--network", "none", "committed:v1", "sh", "-c", "echo $FOO; tail -1 /etc/passwd; ls /bin/tr")
     assert r.stdout.split() == ["bar", "y"] and r.returncode != 0
     # export: the whole filesystem, then import it back and run it.
     out = tmp_path / "ex.tar"
@@ -253,7 +254,7 @@ def test_diff_commit_export(minke, tmp_path):
     p = subprocess.run(minke.argv("export", cid), env=minke.env, capture_output=True, check=True)
     assert len(p.stdout) > 1 << 20
     minke.ok("import", str(out), "exported:v1")
-    r = minke("run", "--rm", "exported:v1", "cat", "/tmp/new")
+    r = minke("run", "--rm", "--network", "none", "exported:v1", "cat", "/tmp/new")
     assert r.stdout == "x\n", r.stderr
     for cmd in ("diff", "export", "commit"):
         r = minke(cmd, "nosuch")
