@@ -22,6 +22,7 @@ def setup_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the build output and print image ID on success")
     p.add_argument("--iidfile", default=None, help="write the image ID to the file")
     p.add_argument("--network", default="default", help="networking mode for the RUN instructions")
+    p.add_argument("--platform", default=None, help="set target platform for build (only the host's)")
     p.add_argument("--runtime", default="runc", help=argparse.SUPPRESS)
     p.set_defaults(func=run_build)
 
@@ -51,6 +52,14 @@ def run_build(ctx: Any, args: argparse.Namespace) -> int:
     from minke.build.builder import Builder, BuildOptions
     from minke.build.context import BuildContext
 
+    if args.platform:
+        from minke.errors import Unsupported
+        from minke.oci.platform import host_platform, matches, parse_platform
+
+        # RUN executes natively: a build for another platform would need emulation
+        if not matches(parse_platform(args.platform), host_platform()):
+            raise Unsupported(f"platform {args.platform} is not supported: builds run on "
+                              "the host's platform only")
     if args.context == "-":
         bctx = BuildContext.from_tar(sys.stdin.buffer, ctx.engine.config.tmp_dir
                                      if os.path.isdir(ctx.engine.config.tmp_dir) else None)

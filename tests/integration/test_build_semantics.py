@@ -286,3 +286,14 @@ def test_copy_through_a_symlink_out_of_the_context_is_refused(minke, busybox_ima
     r = minke("build", ctx)
     assert r.code == 1, r
     assert "dockerfile:3: etclink/passwd: not found (outside the build context)" in r.err, r
+
+
+def test_platform_flag_accepts_only_the_host(minke, busybox_image, tmp_path):
+    from minke.oci.platform import host_platform
+
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nLABEL a=b\n"})
+    host = host_platform()
+    assert minke("build", "-q", "--platform", f"linux/{host.architecture}", ctx).code == 0
+    other = "arm64" if host.architecture != "arm64" else "amd64"
+    r = minke("build", "--platform", f"linux/{other}", ctx)
+    assert r.code == 1 and f"platform linux/{other} is not supported" in r.err, r
