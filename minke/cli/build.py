@@ -60,6 +60,9 @@ def run_build(ctx: Any, args: argparse.Namespace) -> int:
         if not matches(parse_platform(args.platform), host_platform()):
             raise Unsupported(f"platform {args.platform} is not supported: builds run on "
                               "the host's platform only")
+    if args.context == "-" and args.file == "-":
+        raise InvalidArgument("invalid argument: can't use stdin for both build context and "
+                              "dockerfile")
     if args.context == "-":
         bctx = BuildContext.from_tar(sys.stdin.buffer, ctx.engine.config.tmp_dir
                                      if os.path.isdir(ctx.engine.config.tmp_dir) else None)
@@ -67,7 +70,10 @@ def run_build(ctx: Any, args: argparse.Namespace) -> int:
         bctx = BuildContext.from_directory(args.context)
     dockerfile = "Dockerfile"
     dockerfile_text: bytes | None = None
-    if args.file:
+    if args.file == "-":
+        dockerfile_text = sys.stdin.buffer.read()  # `-f -`: the Dockerfile on stdin
+        dockerfile = "Dockerfile"
+    elif args.file:
         if args.context != "-":
             # As Docker's CLI: -f is a path from the current directory, not from the context
             # (`-f app/Dockerfile.dev app` reads ./app/Dockerfile.dev).

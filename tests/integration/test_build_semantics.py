@@ -297,3 +297,12 @@ def test_platform_flag_accepts_only_the_host(minke, busybox_image, tmp_path):
     other = "arm64" if host.architecture != "arm64" else "amd64"
     r = minke("build", "--platform", f"linux/{other}", ctx)
     assert r.code == 1 and f"platform linux/{other} is not supported" in r.err, r
+
+
+def test_dockerfile_on_stdin(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {"a.txt": "a\n"})
+    r = minke("build", "-t", "fin", "-f", "-", ctx, input=b"FROM busybox\nCOPY a.txt /a\n")
+    assert r.code == 0, r
+    assert sh(minke, "fin", "cat /a") == "a\n"
+    r = minke("build", "-f", "-", "-", input=b"FROM busybox\n")
+    assert r.code == 1 and "can't use stdin for both" in r.err, r
