@@ -137,6 +137,8 @@ def parse(text: str | bytes) -> Dockerfile:
         if not m:
             break
         key, val = m.group(1).lower(), m.group(2)
+        if key not in ("syntax", "escape", "check"):
+            break  # an unknown directive is a comment, and a comment ends the directives
         if key in seen:
             raise _err(i + 1, f"only one {key} parser directive can be used")
         seen.add(key)
