@@ -139,6 +139,8 @@ class _Lexer:
         if ch == "}":
             return self._lookup(name) or ""
         colon = False
+        if ch in ("#", "%", "/"):
+            return self._pattern(name, ch)
         if ch == ":":
             colon = True
             ch = self.next()
@@ -154,6 +156,44 @@ class _Lexer:
         if not is_set:
             raise InvalidArgument(f"{name}: {word or 'is not allowed to be unset'}")
         return value  # type: ignore[return-value]
+
+    def _pattern(self, name: str, op: str) -> str:
+        """${v#p} ${v##p} ${v%p} ${v%%p} ${v/p/r} ${v//p/r}: Docker's (BuildKit's) pattern
+        substitutions; p is a shell glob."""
+        import fnmatch
+        import re
+
+        if self.peek() == op:
+            self.i += 1
+            op += op
+        word = self._until_brace()
+        value = self._lookup(name) or ""
+        repl = ""
+        if op[0] == "/":
+            word, _, repl = word.partition("/")
+        rx = re.compile(fnmatch.translate(word), re.S)
+        n = len(value)
+        if op in ("#", "##"):
+            ks = range(n + 1) if op == "#" else range(n, -1, -1)
+            return next((value[k:] for k in ks if rx.fullmatch(value[:k])), value)
+        if op in ("%", "%%"):
+            ks = range(n, -1, -1) if op == "%" else range(n + 1)
+            return next((value[:k] for k in ks if rx.fullmatch(value[k:])), value)
+        out: list[str] = []
+        i = 0
+        while i <= n:
+            j = next((j for j in range(n, i - 1, -1) if word and rx.fullmatch(value[i:j])), None)
+            if j is None or j == i:
+                if i < n:
+                    out.append(value[i])
+                i += 1
+                continue
+            out.append(repl)
+            i = j
+            if op == "/":
+                out.append(value[i:])
+                break
+        return "".join(out)
 
     def _until_brace(self) -> str:
         """The word of a modifier, itself expanded, up to the matching '}'."""
