@@ -563,6 +563,7 @@ class Builder:
 
         meta = state.meta
         shell = meta.shell()
+        heredoc_mount: tuple[str, str, bool] | None = None
         if inst.json:
             argv = list(inst.args)
         elif inst.heredocs and inst.args[0].strip() in (f"<<{inst.heredocs[0].name}",
@@ -571,6 +572,15 @@ class Builder:
                                                         f'<<"{inst.heredocs[0].name}"') \
                 and len(inst.heredocs) == 1:
             argv = [*shell, inst.heredocs[0].content]
+            if inst.heredocs[0].content.startswith("#!"):
+                # Docker runs a heredoc with a shebang as a script file, by its interpreter
+                script_file = os.path.join(work, "heredoc-" + uuid.uuid4().hex[:8])
+                with open(script_file, "w") as f:
+                    f.write(inst.heredocs[0].content)
+                os.chmod(script_file, 0o755)
+                # under /dev, a tmpfs of the step: the file never lands in the layer
+                argv = ["/dev/.minke-heredoc-" + os.path.basename(script_file)]
+                heredoc_mount = (script_file, argv[0], True)
         else:
             script = inst.args[0]
             for hd in inst.heredocs:
@@ -585,6 +595,8 @@ class Builder:
             raise InvalidArgument(f"dockerfile:{inst.line}: unsupported network mode "
                                   f"{network!r}")
         mounts: list[tuple[str, str, bool]] = []
+        if heredoc_mount is not None:
+            mounts.append(heredoc_mount)
         for m in inst.flag_all("mount"):
             spec = parse_mount(m, inst.line)
             if spec.type == "cache":
@@ -621,8 +633,15 @@ class Builder:
             if user:
                 u, _, g = user.partition(":")
                 uid, gid = _lookup_user(root, u, g, inst.line)
+            # Files the step's mounts need that the image lacks (binds of files, the host's
+            # resolv.conf and hosts): mount points only, never layer content.
+            made = [p for p in ("etc/hosts", "etc/resolv.conf",
+                                *(t.lstrip("/") for _, t, _ in mounts if not t.startswith("/dev/")))
+                    if not os.path.lexists(os.path.join(root, p))]
             for src_, target, _ in mounts:
                 point = os.path.join(root, target.lstrip("/"))
+                if target.startswith("/dev/"):
+                    continue  # runc makes it on the step's /dev tmpfs
                 if os.path.isdir(src_):
                     os.makedirs(point, exist_ok=True)
                 elif not os.path.lexists(point):  # a file bind needs a file to mount on
@@ -650,6 +669,17 @@ class Builder:
             for _, target, _ in mounts:
                 with contextlib.suppress(OSError):
                     os.rmdir(os.path.join(upper, target.lstrip("/")))
+            for p in made:
+                point = os.path.join(upper, p)
+                if (os.path.isfile(point) and not os.path.islink(point)
+                        and os.path.getsize(point) == 0):
+                    os.unlink(point)
+                    parent = os.path.dirname(point)
+                    try:  # an opaque dir (the step replaced it) must stay, even empty
+                        os.getxattr(parent, "trusted.overlay.opaque")
+                    except OSError:
+                        with contextlib.suppress(OSError):  # only if now empty
+                            os.rmdir(parent)
             empty = not os.listdir(upper)
             if not empty:
                 tar_path = os.path.join(work, "run-" + uuid.uuid4().hex[:8] + ".tar")

@@ -306,3 +306,32 @@ def test_dockerfile_on_stdin(minke, busybox_image, tmp_path):
     assert sh(minke, "fin", "cat /a") == "a\n"
     r = minke("build", "-f", "-", "-", input=b"FROM busybox\n")
     assert r.code == 1 and "can't use stdin for both" in r.err, r
+
+
+def test_run_heredoc_with_a_shebang_runs_as_a_script(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nUSER daemon\nRUN <<EOF\n#!/bin/sh -e\n"
+                      "echo \"script $0\" > /tmp/sb\nEOF\n",
+    })
+    r = minke("build", "-t", "shebang", ctx)
+    assert r.code == 0, r
+    out = sh(minke, "shebang", "cat /tmp/sb; ls -a /dev | grep -c heredoc || true")
+    line, count = out.split("\n")[:2]
+    assert line.startswith("script /dev/.minke-heredoc-") and count == "0", out
+
+
+def test_run_mount_points_are_not_layer_content(minke, busybox_image, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nRUN echo > /tmp/x\n"
+                      "RUN --mount=type=bind,source=a.txt,target=/one cat /one > /o\n",
+        "a.txt": "a\n",
+    })
+    assert minke("build", "-t", "mp", ctx).code == 0
+    out = tmp_path / "mp.tar"
+    assert minke("save", "-o", str(out), "mp").code == 0
+    with tarfile.open(out) as tar:
+        index = json.load(tar.extractfile("manifest.json"))
+        layers = [tarfile.open(fileobj=io.BytesIO(tar.extractfile(name).read())).getnames()
+                  for name in index[0]["Layers"][1:]]
+    # no etc/hosts, etc/resolv.conf (the host network's binds) nor /one (a file bind)
+    assert layers == [["tmp", "tmp/x"], ["o"]]
