@@ -222,3 +222,42 @@ def _no_docker_hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
         cfg.mkdir(exist_ok=True)
         (cfg / "registries.json").write_text('{"blocked-registries": ["docker.io"]}\n')
     monkeypatch.setenv("MINKE_CONFIG_DIR", str(cfg))
+
+
+@pytest.fixture(autouse=True)
+def _networks_torn_down(request: pytest.FixtureRequest) -> object:
+    """After each test, undo the kernel objects (bridge addresses, iptables rules,
+    resolvers, namespaces) of the networks of every minke store the test made under its
+    tmp_path.  minke keeps a store's default bridge once used, as Docker keeps docker0;
+    a test's store is thrown away, so its bridge state must go with it, or the host's
+    address pools run out over a long suite."""
+    yield
+    if "tmp_path" not in request.fixturenames:
+        return
+    tmp = request.getfixturevalue("tmp_path")
+    for db in sorted(Path(tmp).glob("**/minke.db")):
+        root = db.parent
+        run_root = next((str(p) for p in (root.parent / "run", root.parent / "run-root") if p.is_dir()),
+                        str(root.parent / "run"))
+        try:
+            conn = sqlite3.connect(str(db))
+            try:
+                has = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='networks'").fetchone()
+                used = has and conn.execute("SELECT 1 FROM networks LIMIT 1").fetchone()
+            finally:
+                conn.close()
+            if not used:
+                continue
+            from minke.config import Config
+            from minke.engine import Engine
+
+            engine = Engine(Config(root=str(root), run_root=run_root))
+            try:
+                engine.networks.teardown_all()
+            finally:
+                engine.close()
+        except Exception as e:  # noqa: BLE001 - report, never mask the test's own result
+            import warnings
+
+            warnings.warn(f"network teardown of {root} failed: {e}", stacklevel=1)

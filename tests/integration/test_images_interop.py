@@ -16,7 +16,8 @@ pytestmark = pytest.mark.root
 def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed")
+        # scripts/test installs every tool; a missing one is a broken setup, not a skip.
+        pytest.fail(f"{name} is not installed (scripts/test installs it)")
     return path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -136,7 +135,6 @@ def test_login_logout_with_htpasswd(minke, busybox_image, tmp_path):
         reg.stop()
 
 
-@pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo not installed")
 def test_interop_with_skopeo_both_ways(minke, busybox_image, registry, tmp_path):
     name = f"{registry.host}/interop/bb:minke"
     minke("tag", "busybox", name)
