@@ -61,13 +61,14 @@ class Engine:
     def containers(self) -> Any:
         from minke.containers.service import ContainerService
 
-        return ContainerService(self.config, self.db, lambda: self.images, self.snapshots)
+        return ContainerService(self.config, self.db, lambda: self.images, self.snapshots,
+                                networks=lambda: self.networks, volumes=lambda: self.volumes)
 
     @cached_property
     def networks(self) -> Any:
         from minke.network.service import NetworkService
 
-        return NetworkService(self.config, self.db)
+        return NetworkService(_with_default_bridge(self.config), self.db)
 
     @cached_property
     def volumes(self) -> Any:
@@ -85,3 +86,19 @@ class Engine:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.close()
+
+
+def _with_default_bridge(config: Config) -> Config:
+    """A store with its own root (tests, a second engine) gets its own default bridge
+    name: the kernel's link names are shared by every store, and two stores on one
+    ``minke0`` would add their subnets to one link and delete it under each other."""
+    import dataclasses
+    import hashlib
+
+    from minke.config import DEFAULT_ROOT
+
+    if config.root == DEFAULT_ROOT or "default_bridge" in (config.extra or {}):
+        return config
+    tag = hashlib.sha256(os.path.abspath(config.root).encode()).hexdigest()[:9]
+    return dataclasses.replace(config, extra={**(config.extra or {}), "default_bridge": f"mkb{tag}"})
+

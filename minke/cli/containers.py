@@ -125,7 +125,17 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-opt", action="append", default=[], help="log driver options")
     p.add_argument("--runtime", default=None, help="runtime to use for this container")
     p.add_argument("--cidfile", help="write the container ID to the file")
-    p.add_argument("--network", "--net", default=None, help="connect a container to a network ('host', or 'none'/'bridge'/default: for now a new namespace with loopback only)")
+    p.add_argument("--network", "--net", default=None, help="connect a container to a network (bridge, none, host, container:NAME or a user network)")
+    p.add_argument("--network-alias", "--net-alias", action="append", default=[], help="add network-scoped alias for the container")
+    p.add_argument("--ip", default=None, help="IPv4 address (e.g., 172.30.100.104)")
+    p.add_argument("--mac-address", default=None, help="container MAC address (e.g., 92:d0:c6:0a:29:33)")
+    p.add_argument("--dns", action="append", default=[], help="set custom DNS servers")
+    p.add_argument("--dns-search", action="append", default=[], help="set custom DNS search domains")
+    p.add_argument("--dns-option", "--dns-opt", action="append", default=[], help="set DNS options")
+    p.add_argument("--add-host", action="append", default=[], help="add a custom host-to-IP mapping (host:ip)")
+    p.add_argument("-p", "--publish", action="append", default=[], help="publish a container's port(s) to the host")
+    p.add_argument("-P", "--publish-all", action="store_true", help="publish all exposed ports to random ports")
+    p.add_argument("--expose", action="append", default=[], help="expose a port or a range of ports")
     p.add_argument("--oom-score-adj", type=int, default=0)
 
 
@@ -145,9 +155,11 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
         o.parse_signal(args.stop_signal)
     if args.log_driver not in ("json-file",):
         raise InvalidArgument(f"logging driver {args.log_driver!r} is not supported (json-file only)")
-    if args.network not in (None, "default", "none", "bridge", "host"):
-        # User-defined networks and container:<id> need the network package's hook.
-        raise InvalidArgument(f"network {args.network} not found")
+    from minke.network.ports import parse_expose, parse_publish_all, to_port_bindings
+
+    bindings = to_port_bindings(parse_publish_all(args.publish))
+    exposed = {k: {} for e in args.expose for k in parse_expose(e)}
+    exposed.update({k: {} for k in bindings})
     config = {
         "Image": args.image,
         "Cmd": list(args.command) or None,
@@ -165,11 +177,13 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
         "AttachStderr": not getattr(args, "detach", False),
         "StopSignal": args.stop_signal,
         "StopTimeout": args.stop_timeout,
+        "ExposedPorts": exposed or None,
     }
-    mounts = [o.parse_volume(v) for v in args.volume] + [o.parse_mount(m) for m in args.mount]
+    binds = [o.parse_volume(v) for v in args.volume]
+    mounts = [o.parse_mount(m) for m in args.mount]
     tmpfs = dict(o.parse_tmpfs(t) for t in args.tmpfs)
     hc: dict[str, Any] = {
-        "Binds": list(args.volume) or None,
+        "Binds": binds or None,
         "Mounts": mounts,
         "Tmpfs": tmpfs or None,
         "ReadonlyRootfs": args.read_only,
@@ -192,12 +206,33 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
         "LogConfig": {"Type": args.log_driver, "Config": o.parse_log_opts(args.log_opt)},
         "Runtime": args.runtime or ctx.config.runtime,
         "NetworkMode": args.network or "default",
+        "PortBindings": bindings or None,
+        "PublishAllPorts": args.publish_all,
+        "Dns": list(args.dns) or None,
+        "DnsSearch": list(args.dns_search) or None,
+        "DnsOptions": list(args.dns_option) or None,
+        "ExtraHosts": list(args.add_host) or None,
         "OomScoreAdj": args.oom_score_adj,
     }
     if args.cpus and hc["NanoCpus"] <= 0:
         ncpu = os.cpu_count() or 1
         raise InvalidArgument(f"range of cpus is from 0.01 to {ncpu}.00, as there are only {ncpu} cpus available")
     return config, hc
+
+
+def _networking_config(args) -> dict | None:
+    """--network-alias, --ip and --mac-address: Docker's NetworkingConfig for the
+    container's first network."""
+    ep: dict[str, Any] = {}
+    if args.network_alias:
+        ep["Aliases"] = list(args.network_alias)
+    if args.ip:
+        ep["IPAMConfig"] = {"IPv4Address": args.ip}
+    if args.mac_address:
+        ep["MacAddress"] = args.mac_address
+    if not ep:
+        return None
+    return {"EndpointsConfig": {args.network or "default": ep}}
 
 
 def _image_missing_line(ref: str) -> str:
@@ -228,7 +263,7 @@ def _create(ctx, args) -> Any:
     config, hc = _build_request(args, ctx)
     if args.cidfile and os.path.exists(args.cidfile):
         raise InvalidArgument(f"container ID file found, make sure the other container isn't running or delete {args.cidfile}")
-    c = ctx.engine.containers.create(config, hc, name=args.name)
+    c = ctx.engine.containers.create(config, hc, name=args.name, networking_config=_networking_config(args))
     if args.cidfile:
         with open(args.cidfile, "w") as f:
             f.write(c.id)
@@ -275,7 +310,7 @@ def run_run(ctx, args) -> int:
         now = svc.find(c.id)
         if now is not None and not now.status.is_active:
             try:
-                svc.remove(c.id, force=True)
+                svc.remove(c.id, force=True, volumes=True)
             except NotFound:
                 pass
     return code
@@ -513,7 +548,7 @@ def run_rm(ctx, args) -> int:
     svc = ctx.engine.containers
 
     def one(ref):
-        svc.remove(ref, force=args.force)
+        svc.remove(ref, force=args.force, volumes=args.volumes)
         ctx.out.write(ref + "\n")
 
     return _each(ctx, args.containers, one)

@@ -187,7 +187,7 @@ def dump_settings(d: dict) -> str:
 
 _LISTS = ("runtime_argv",)
 _INTS = ("log_max_size", "log_max_files", "restart_count", "init_pid", "monitor_pid", "monitor_start")
-_BOOLS = ("tty", "open_stdin", "wait_attach")
+_BOOLS = ("tty", "open_stdin", "wait_attach", "network_teardown")
 
 
 def load_settings(text: str) -> dict:
@@ -786,7 +786,10 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, sta
     mon.send_exit(code)
     unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
     if info is not None and info["auto_remove"]:
-        _engine_service(mon.cfg)._auto_remove(mon.id)
+        _engine_service(mon.cfg)._auto_remove(mon.id)  # the network too
+    elif mon.cfg.get("network_teardown"):
+        # After the exit code: the engine's import is paid off the client's path.
+        _engine_service(mon.cfg)._network_down(mon.id)
     return None
 
 

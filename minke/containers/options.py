@@ -111,89 +111,22 @@ def parse_labels(items: list[str]) -> dict[str, str]:
     return out
 
 
-def parse_volume(spec: str) -> dict:
-    """``-v /host:/ctr[:ro|rw]`` -> a HostConfig.Mounts-style bind entry.
+def parse_volume(spec: str) -> str:
+    """``-v`` as the API carries it: the string itself, for HostConfig.Binds (the
+    volumes package turns Binds into mounts at create).  Checked here so a bad one fails
+    before anything is made: ``NAME:/path[:ro]``, ``/path`` (anonymous), ``/host:/path``."""
+    from minke.volumes.mounts import parse_volume as check
 
-    Named and anonymous volumes belong to the volumes package; until it lands a ``-v``
-    whose source is not an absolute path is refused.
-    """
-    parts = spec.split(":")
-    if len(parts) == 1:
-        raise InvalidArgument(f"invalid volume specification: '{spec}': anonymous volumes are not supported yet")
-    if len(parts) > 3:
-        raise InvalidArgument(f"invalid volume specification: '{spec}'")
-    source, target = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else ""
-    if not source.startswith("/"):
-        raise InvalidArgument(f"invalid volume specification: '{spec}': named volumes are not supported yet")
-    if not target.startswith("/"):
-        raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config: invalid mount path: '{target}' mount path must be absolute")
-    readonly = False
-    propagation = ""
-    for opt in filter(None, mode.split(",")):
-        if opt == "ro":
-            readonly = True
-        elif opt == "rw":
-            readonly = False
-        elif opt in ("z", "Z"):
-            continue  # SELinux relabel: no SELinux here
-        elif opt in ("private", "rprivate", "shared", "rshared", "slave", "rslave"):
-            propagation = opt
-        else:
-            raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mode: {opt}")
-    m = {"Type": "bind", "Source": source, "Target": target, "ReadOnly": readonly, "CreateMountpoint": True}
-    if propagation:
-        m["BindOptions"] = {"Propagation": propagation}
-    return m
+    check(spec)
+    return spec
 
 
 def parse_mount(spec: str) -> dict:
-    """``--mount type=bind,source=/a,target=/b,readonly`` (bind and tmpfs)."""
-    fields: dict[str, str] = {}
-    for part in spec.split(","):
-        if not part:
-            continue
-        key, eq, value = part.partition("=")
-        key = key.strip().lower()
-        if not eq:
-            if key in ("readonly", "ro"):
-                value = "true"
-            else:
-                raise InvalidArgument(f"invalid field '{part}' must be a key=value pair")
-        fields[key] = value
-    kind = fields.pop("type", "volume")
-    source = fields.pop("source", fields.pop("src", ""))
-    target = fields.pop("target", fields.pop("destination", fields.pop("dst", "")))
-    readonly = fields.pop("readonly", fields.pop("ro", "false")).lower() in ("1", "true")
-    if not target:
-        raise InvalidArgument("invalid argument for --mount: target is required")
-    if not target.startswith("/"):
-        raise InvalidArgument(f"invalid mount config: invalid mount path: '{target}' mount path must be absolute")
-    if kind == "bind":
-        if not source:
-            raise InvalidArgument('invalid mount config for type "bind": field Source must not be empty')
-        m: dict = {"Type": "bind", "Source": source, "Target": target, "ReadOnly": readonly}
-        prop = fields.pop("bind-propagation", "")
-        if prop:
-            m["BindOptions"] = {"Propagation": prop}
-    elif kind == "tmpfs":
-        if source:
-            raise InvalidArgument('invalid mount config for type "tmpfs": field Source must not be specified')
-        m = {"Type": "tmpfs", "Target": target, "ReadOnly": readonly}
-        opts = {}
-        if "tmpfs-size" in fields:
-            opts["SizeBytes"] = ram_in_bytes(fields.pop("tmpfs-size"))
-        if "tmpfs-mode" in fields:
-            opts["Mode"] = int(fields.pop("tmpfs-mode"), 8)
-        if opts:
-            m["TmpfsOptions"] = opts
-    elif kind == "volume":
-        raise InvalidArgument(f"invalid argument for --mount: {spec!r}: volumes are not supported yet")
-    else:
-        raise InvalidArgument(f"invalid mount type: {kind!r}")
-    if fields:
-        raise InvalidArgument(f"unexpected key '{next(iter(fields))}' in '{spec}'")
-    return m
+    """``--mount type=bind|volume|tmpfs,src=,dst=,readonly,...`` -> a HostConfig.Mounts entry."""
+    from minke.volumes.mounts import parse_mount as parse
+    from minke.volumes.mounts import to_api
+
+    return to_api(parse(spec))
 
 
 def parse_tmpfs(spec: str) -> tuple[str, str]:

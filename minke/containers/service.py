@@ -148,13 +148,18 @@ def _proc_start_time(pid: int) -> int:
 
 
 class ContainerService:
-    def __init__(self, config: Any, db: Any, images: Any, snapshots: Any) -> None:
+    def __init__(self, config: Any, db: Any, images: Any, snapshots: Any,
+                 networks: Any = None, volumes: Any = None) -> None:
         """``images`` is the ImageService, or a function returning it: only create
-        needs it, and importing it would slow every ps / stop / rm."""
+        needs it, and importing it would slow every ps / stop / rm.  ``networks`` and
+        ``volumes`` are functions returning those services, called only when a container
+        needs them (so ``--network none|host`` never builds the network service)."""
         self.config = config
         self.db = db
         self._images = images
         self.snapshots = snapshots
+        self.networks = networks or _unavailable("networks")
+        self._volumes = volumes or _unavailable("volumes")
 
     @property
     def images(self) -> Any:
@@ -290,6 +295,7 @@ class ContainerService:
             self._runtime_quiet(c, "kill", c.id, "KILL")
             self._runtime_quiet(c, "delete", "--force", c.id)
             self._unmount(c.id)
+            self._network_down(c.id, c.host_config)
             self._update(
                 c.id, status=Status.EXITED.value, pid=0, exit_code=137 if c.status is Status.RUNNING else c.exit_code,
                 finished_at=time.time(), error="container monitor died", monitor_pid=0,
@@ -313,11 +319,14 @@ class ContainerService:
         inner = (cfg.get("config") or cfg.get("Config") or {}) if isinstance(cfg, dict) else {}
         return img.id, inner, img.chain_id
 
-    def create(self, config: dict[str, Any], host_config: dict[str, Any] | None = None, name: str | None = None) -> Container:
+    def create(self, config: dict[str, Any], host_config: dict[str, Any] | None = None, name: str | None = None,
+               networking_config: dict[str, Any] | None = None) -> Container:
         """Docker's create: ``config`` is Docker's Config (``Image`` required; ``Cmd`` /
-        ``Entrypoint`` None for the image's), ``host_config`` Docker's HostConfig."""
+        ``Entrypoint`` None for the image's), ``host_config`` Docker's HostConfig,
+        ``networking_config`` Docker's NetworkingConfig (aliases, --ip, --mac-address per
+        network; kept in the config JSON, which has no column of its own for it)."""
         from minke.containers.options import validate_host_config
-        from minke.containers.spec import hosts_file, make_config, resolv_conf
+        from minke.containers.spec import make_config
 
         hc = dict(host_config or {})
         hc.setdefault("NetworkMode", "default")
@@ -330,6 +339,7 @@ class ContainerService:
         image_ref = config.get("Image") or ""
         if not image_ref:
             raise InvalidArgument("no image given")
+        self._check_network(hc, networking_config)
         image_id, image_cfg, chain_id = self._resolve_image(image_ref)
         ep = config.get("Entrypoint")
         if ep is not None:
@@ -344,10 +354,54 @@ class ContainerService:
         cfg["StdinOnce"] = bool(config.get("StdinOnce"))
         for k in ("AttachStdin", "AttachStdout", "AttachStderr"):
             cfg[k] = bool(config.get(k))
+        if config.get("ExposedPorts"):
+            cfg["ExposedPorts"] = {**(cfg.get("ExposedPorts") or {}), **config["ExposedPorts"]}
+        if networking_config and networking_config.get("EndpointsConfig"):
+            cfg["NetworkingConfig"] = networking_config
         cid = secrets.token_hex(32)
         if not cfg["Hostname"]:
             cfg["Hostname"] = cid[:12]
         explicit = name is not None
+        hc = self._create_volumes(hc, image_cfg.get("Volumes"))
+        try:
+            return self._insert(cid, name, explicit, image_id, image_ref, cfg, hc, runtime, chain_id)
+        except BaseException:
+            self._remove_volumes(hc)
+            raise
+
+    def _check_network(self, hc: dict[str, Any], networking_config: dict[str, Any] | None) -> None:
+        """Fail before anything is made: an unknown network or container:REF, or
+        options the mode cannot take."""
+        from minke.network.container import plan
+
+        atts, _ = plan(hc, networking_config)
+        for a in atts:
+            if a.network.startswith("container:"):
+                self.get(a.network.split(":", 1)[1])
+            elif a.network not in ("none", "host", "bridge"):
+                self.networks().get(a.network)
+
+    def _create_volumes(self, hc: dict[str, Any], image_volumes: dict[str, Any] | None) -> dict[str, Any]:
+        from minke.volumes.mounts import container_mounts
+
+        specs = container_mounts(hc, image_volumes)
+        if not specs:
+            return hc
+        from minke.volumes import container as vc
+
+        # Binds and tmpfs alone need no volume service (nor its import).
+        return vc.create_hook(self._volumes() if any(m.type == "volume" for m in specs) else None, hc, image_volumes)
+
+    def _remove_volumes(self, hc: dict[str, Any]) -> None:
+        if any(m.get("Type") == "volume" for m in hc.get("Mounts") or []):
+            from minke.volumes import container as vc
+
+            vc.remove_hook(self._volumes(), hc)
+
+    def _insert(self, cid: str, name: str | None, explicit: bool, image_id: str, image_ref: str,
+                cfg: dict[str, Any], hc: dict[str, Any], runtime: str, chain_id: str | None) -> Container:
+        from minke.containers.spec import hosts_file, resolv_conf
+
         nm = check_name(name) if explicit else _random_name()
         now = time.time()
         for attempt in range(20):
@@ -470,6 +524,7 @@ class ContainerService:
         ))
         if hc.get("Init"):
             _resolve_in_path(spec, rootfs)
+        self._attach_network_and_volumes(c, spec, rootfs)
         tmp = os.path.join(rundir, "config.json.tmp")
         with open(tmp, "w") as f:
             json.dump(spec, f)
@@ -491,7 +546,60 @@ class ContainerService:
             "snapshotter": self.config.snapshotter,
             "cgroup_path": spec["linux"]["cgroupsPath"],
             "restart_count": c.restart_count,
+            "network_teardown": _needs_network_service(hc),
         }
+
+    def _attach_network_and_volumes(self, c: Container, spec: dict, rootfs: str) -> None:
+        """Set up the container's networks (rewriting its resolv.conf and hosts) and put
+        its volumes in the spec; the networks are undone if the volumes fail."""
+        from minke.network import container as nc
+
+        hc = c.host_config
+        nc.start_hook(
+            self.networks, container_id=c.id, name=c.name, hostname=c.config.get("Hostname") or c.id[:12],
+            host_config=hc, spec=spec, container_dir=self.container_dir(c.id),
+            networking_config=c.config.get("NetworkingConfig"), exposed_ports=c.config.get("ExposedPorts"),
+            netns_of=self._netns_of,
+        )
+        if not any(m.get("Type") == "volume" for m in hc.get("Mounts") or []):
+            return
+        try:
+            from minke.volumes import container as vc
+
+            vc.start_hook(self._volumes(), hc, rootfs, spec)
+        except BaseException:
+            nc.stop_hook(self.networks, c.id, hc)
+            raise
+
+    def _netns_of(self, ref: str) -> str:
+        other = self.get(ref)
+        if other.status is not Status.RUNNING or not other.pid:
+            raise Conflict(f"cannot join network of a non running container: {other.id}")
+        return f"/proc/{other.pid}/ns/net"
+
+    def _network_down(self, cid: str, hc: dict[str, Any] | None = None) -> None:
+        """After the last exit (no restart follows), in rm and when a dead monitor is
+        noticed: the container's ports, veths, addresses and netns go.  Best effort: a
+        failure here must not keep a container from being removed."""
+        from minke.network import container as nc
+
+        if hc is None:
+            row = self.db.query_one("SELECT host_config FROM containers WHERE id = ?", (cid,))
+            if row is None:
+                return  # removed already, and rm took the network down
+            hc = json.loads(row["host_config"])
+        try:
+            nc.stop_hook(self.networks, cid, hc)
+            if _needs_network_service(hc):
+                svc = self.networks()
+                # The last container of this store gone: its bridges, addresses, rules
+                # and resolvers go too (made again on the next start), so nothing of
+                # minke's stays in the host after rm, and stores with their own roots
+                # (tests) do not pile subnets on the shared default bridge.
+                if not svc.endpoints():
+                    svc.teardown_all()
+        except MinkeError:
+            pass
 
     def _init_binary(self, arch: str) -> str:
         """minke's --init program (minke.containers.init_elf), written once per content."""
@@ -554,6 +662,7 @@ class ContainerService:
             try:
                 mcfg = self._write_bundle(c)
             except BaseException:
+                self._network_down(c.id, c.host_config)
                 self._unmount(c.id)
                 raise
             mcfg["wait_attach"] = attach is not None
@@ -577,6 +686,7 @@ class ContainerService:
                 return session
             if session is not None:
                 session.close()
+            self._network_down(c.id, c.host_config)
             if line.startswith("err"):
                 _, code, msg = (line.split(" ", 2) + ["", ""])[:3]
                 cls = {127: CommandNotFound, 126: CannotRun}.get(int(code), MinkeError)
@@ -638,6 +748,8 @@ class ContainerService:
         self._update(cid, status=Status.CREATED.value if self._status(cid) == Status.CREATED else Status.EXITED.value,
                      exit_code=code, error=message, pid=0, monitor_pid=0)
         row = self.db.query_one("SELECT host_config FROM containers WHERE id = ?", (cid,))
+        if row is not None:
+            self._network_down(cid, json.loads(row["host_config"]))
         if row is not None and json.loads(row["host_config"]).get("AutoRemove"):
             self._remove_files(cid)
 
@@ -648,12 +760,18 @@ class ContainerService:
     def _auto_remove(self, cid: str) -> None:
         """--rm after the exit; the attached CLI may be removing it too: take turns."""
         with self._lock(cid):
-            if self.db.query_one("SELECT id FROM containers WHERE id = ?", (cid,)) is not None:
+            row = self.db.query_one("SELECT host_config FROM containers WHERE id = ?", (cid,))
+            if row is not None:
+                hc = json.loads(row["host_config"])
+                self._network_down(cid, hc)
                 self._remove_files(cid)
+                # Docker's --rm takes the anonymous volumes along.
+                self._remove_volumes(hc)
 
     def _restart_after_exit(self, cid: str, restart_count: int, ran_for: float, delay_fn) -> int | None:
         """The restart policy said yes: wait the back-off (a stop or rm cancels it), mount
         and write the bundle again; the new restart count, or None when cancelled."""
+        self._network_down(cid)  # set up again, fresh, by _write_bundle
         self._update(cid, status=Status.RESTARTING.value)
         delay = 0.1 if ran_for >= 10 else delay_fn(restart_count)
         end = time.monotonic() + delay
@@ -784,7 +902,8 @@ class ContainerService:
             delay = min(delay * 2, 0.1)
 
     # --- remove ---------------------------------------------------------------------------------------
-    def remove(self, ref: str, force: bool = False) -> str:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> str:
+        """``volumes``: ``rm -v``, the container's anonymous volumes go too."""
         c = self.get(ref)
         c.status.check_remove(c.id, force)
         with self._lock(c.id):
@@ -805,7 +924,10 @@ class ContainerService:
                 self._runtime_quiet(c, "delete", "--force", c.id)
             elif c.status is Status.CREATED and self._stop_starting_monitor(c):
                 self._runtime_quiet(c, "delete", "--force", c.id)
+            self._network_down(c.id, c.host_config)
             self._remove_files(c.id)
+            if volumes:
+                self._remove_volumes(c.host_config)
         return c.id
 
     def _previous_monitor(self, cid: str) -> tuple[int, int] | None:
@@ -923,12 +1045,25 @@ class ContainerService:
         args = c.command
         st = c.status
         mounts = []
+        vols = None
         for m in c.host_config.get("Mounts") or []:
-            mounts.append({
+            entry = {
                 "Type": m["Type"], "Source": m.get("Source", ""), "Destination": m["Target"],
                 "Mode": "ro" if m.get("ReadOnly") else "", "RW": not m.get("ReadOnly"),
                 "Propagation": (m.get("BindOptions") or {}).get("Propagation", "rprivate") if m["Type"] == "bind" else "",
-            })
+            }
+            if m["Type"] == "volume":
+                # Docker shows the volume's name, driver and where it lives on the host.
+                vols = vols or self._volumes()
+                entry["Name"] = m.get("Source", "")
+                entry["Driver"] = "local"
+                try:
+                    entry["Source"] = vols.get(entry["Name"]).mountpoint
+                except NotFound:
+                    entry["Source"] = ""
+            mounts.append(entry)
+        config = dict(c.config)
+        networking_config = config.pop("NetworkingConfig", None)
         graph: dict[str, Any] = {"Name": "overlay2", "Data": None}
         try:
             ms = self.snapshots.mounts(c.snapshot_key)
@@ -974,9 +1109,21 @@ class ContainerService:
             "HostConfig": c.host_config,
             "GraphDriver": graph,
             "Mounts": mounts,
-            "Config": c.config,
-            "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": "", "IPAddress": "", "Gateway": "", "MacAddress": ""},
+            "Config": config,
+            "NetworkSettings": self._network_settings(c, networking_config),
         }
+
+    def _network_settings(self, c: Container, networking_config: dict[str, Any] | None) -> dict[str, Any]:
+        from minke.network import container as nc
+
+        atts, _ = nc.plan(c.host_config, networking_config)
+        cn = None
+        if nc.needs_service(atts):
+            if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
+                cn = self.networks().current(c.id)
+        else:
+            cn = nc.static_network(atts)
+        return nc.network_settings(cn)
 
     # --- logs -----------------------------------------------------------------------------------------
     def logs(self, ref: str, *, since: float | None = None, until: float | None = None, tail: int | None = None, follow: bool = False):
@@ -1038,6 +1185,18 @@ class ContainerService:
                 time.sleep(0.1)
         finally:
             f.close()
+
+
+def _needs_network_service(hc: dict[str, Any]) -> bool:
+    from minke.network.container import needs_service, plan
+
+    return needs_service(plan(hc)[0])
+
+
+def _unavailable(what: str):
+    def get() -> Any:
+        raise MinkeError(f"this engine has no {what} service")
+    return get
 
 
 def _resolve_in_path(spec: dict[str, Any], rootfs: str) -> None:
