@@ -590,14 +590,6 @@ class ContainerService:
             hc = json.loads(row["host_config"])
         try:
             nc.stop_hook(self.networks, cid, hc)
-            if _needs_network_service(hc):
-                svc = self.networks()
-                # The last container of this store gone: its bridges, addresses, rules
-                # and resolvers go too (made again on the next start), so nothing of
-                # minke's stays in the host after rm, and stores with their own roots
-                # (tests) do not pile subnets on the shared default bridge.
-                if not svc.endpoints():
-                    svc.teardown_all()
         except MinkeError:
             pass
 

@@ -14,6 +14,22 @@ from test_containers_lifecycle import _mounts_under, minke  # noqa: F401  (fixtu
 pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
 
+@pytest.fixture(autouse=True)
+def _store_bridge_removed(minke):  # noqa: F811
+    """These containers run on the store's default bridge: take it down after the test."""
+    yield
+    from minke.config import Config
+    from minke.engine import Engine
+
+    e = Engine(Config(root=minke.root, run_root=minke.run_root))
+    try:
+        bridge = e.networks.default_bridge
+        e.networks.teardown_all()
+    finally:
+        e.close()
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
+
+
 def _volumes(m) -> list[str]:
     return m.ok("volume", "ls", "-q").split()
 
