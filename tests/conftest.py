@@ -225,17 +225,14 @@ def _no_docker_hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture(autouse=True)
-def _networks_torn_down(request: pytest.FixtureRequest) -> object:
+def _networks_torn_down(tmp_path: Path) -> object:
     """After each test, undo the kernel objects (bridge addresses, iptables rules,
     resolvers, namespaces) of the networks of every minke store the test made under its
     tmp_path.  minke keeps a store's default bridge once used, as Docker keeps docker0;
     a test's store is thrown away, so its bridge state must go with it, or the host's
     address pools run out over a long suite."""
     yield
-    if "tmp_path" not in request.fixturenames:
-        return
-    tmp = request.getfixturevalue("tmp_path")
-    for db in sorted(Path(tmp).glob("**/minke.db")):
+    for db in sorted(tmp_path.glob("**/minke.db")):
         root = db.parent
         run_root = next((str(p) for p in (root.parent / "run", root.parent / "run-root") if p.is_dir()),
                         str(root.parent / "run"))
