@@ -258,3 +258,19 @@ def _networks_torn_down(tmp_path: Path) -> object:
             import warnings
 
             warnings.warn(f"network teardown of {root} failed: {e}", stacklevel=1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _host_sysctls_restored() -> object:
+    """minke turns on net.ipv4.ip_forward for NAT networks and leaves it on, as Docker
+    does; the suite puts back what the host had."""
+    path = "/proc/sys/net/ipv4/ip_forward"
+    try:
+        with open(path) as f:
+            before = f.read()
+    except OSError:
+        before = None
+    yield
+    if before is not None and os.geteuid() == 0:
+        with open(path, "w") as f:
+            f.write(before)
