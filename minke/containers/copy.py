@@ -78,10 +78,42 @@ def extract_tar(stream: IO[bytes], dest: str, *, owner: tuple[int, int] | None =
                 ti.name = rename_to + ("/" + rest if rest else "")
             if owner is not None:
                 ti.uid, ti.gid, ti.uname, ti.gname = owner[0], owner[1], "", ""
-            try:
-                tar.extract(ti, dest, filter="tar", numeric_owner=True)
-            except tarfile.FilterError as e:
-                raise InvalidArgument(f"refusing to copy {ti.name}: {e}") from None
+            if _HAS_FILTERS:
+                try:
+                    tar.extract(ti, dest, filter="tar", numeric_owner=True)
+                except tarfile.FilterError as e:
+                    raise InvalidArgument(f"refusing to copy {ti.name}: {e}") from None
+            else:
+                _check_member(ti, dest)
+                tar.extract(ti, dest, numeric_owner=True)
+
+
+# Python 3.11.4 added extraction filters; Debian 12's 3.11.2 lacks them, so the same
+# checks are made by hand there: the entry and any link target, resolved on disk (which
+# follows links already in the container), must stay inside ``dest``.
+_HAS_FILTERS = hasattr(tarfile, "tar_filter")
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([os.path.realpath(path), root]) == root
+
+
+def _check_member(ti: tarfile.TarInfo, dest: str) -> None:
+    root = os.path.realpath(dest)
+    ti.name = ti.name.lstrip("/")
+    target = os.path.join(root, ti.name)
+    if not _inside(target, root):
+        raise InvalidArgument(f"refusing to copy {ti.name}: it would be extracted outside the destination")
+    if ti.issym():
+        link = ti.linkname
+        base = root if link.startswith("/") else os.path.dirname(target)
+        if not _inside(os.path.join(base, link.lstrip("/") if link.startswith("/") else link), root):
+            raise InvalidArgument(f"refusing to copy {ti.name}: its link target {link} is outside the destination")
+    elif ti.islnk():
+        if not _inside(os.path.join(root, ti.linkname.lstrip("/")), root):
+            raise InvalidArgument(f"refusing to copy {ti.name}: its link target {ti.linkname} is outside the destination")
+    # As the 'tar' filter: no setuid/setgid/sticky bits, no group/other write.
+    ti.mode &= 0o755
 
 
 def split_target(dest: str) -> tuple[str, str | None]:

@@ -206,7 +206,8 @@ def test_user_mounts_tmpfs_readonly():
         "ReadonlyRootfs": True,
         "Tmpfs": {"/run": "size=1m,exec", "/dev/shm": ""},
         "Mounts": [
-            options.parse_volume("/host/a:/data/x:ro"),
+            # -v /host/a:/data/x:ro, as the volumes package turns Binds into Mounts at create
+            options.parse_mount("type=bind,source=/host/a,target=/data/x,readonly"),
             options.parse_mount("type=bind,source=/host/b,target=/data"),
         ],
     }
