@@ -339,15 +339,29 @@ class NetworkService:
             self.db.execute("DELETE FROM networks WHERE id = ?", (net.id,))
         return net.name
 
-    def release_dead(self, network_id: str | None = None) -> list[Endpoint]:
+    def release_dead(self, network_id: str | None = None, *, locked: bool = False) -> list[Endpoint]:
         """Release endpoints whose host veth is gone: the namespace at its other end
         died (a container joined by /proc/PID/ns/net exited, or the host rebooted), so the
         endpoint carries nothing and its address and name must be free again."""
 
-        dead = [ep for ep in self.endpoints(network_id) if ep.host_veth and not self.kernel.link_exists(ep.host_veth)]
-        for ep in dead:
-            self.disconnect(ep.network_id, ep.container_id, force=True)
-        return dead
+        if locked:
+            # The caller holds ``network_id``'s lock: nothing on it is being wired now.
+            dead = [ep for ep in self.endpoints(network_id) if ep.host_veth and not self.kernel.link_exists(ep.host_veth)]
+            for ep in dead:
+                self._disconnect_locked(self.get(ep.network_id), ep.container_id, force=True)
+            return dead
+        gone = []
+        suspects = {ep.network_id for ep in self.endpoints(network_id)
+                    if ep.host_veth and not self.kernel.link_exists(ep.host_veth)}
+        for nid in sorted(suspects):
+            # Re-check under the network's lock: a veth recorded but not yet created
+            # belongs to a connect still in progress, not to a dead namespace.
+            with self._lock(nid):
+                for ep in self.endpoints(nid):
+                    if ep.host_veth and not self.kernel.link_exists(ep.host_veth):
+                        self._disconnect_locked(self.get(nid), ep.container_id, force=True)
+                        gone.append(ep)
+        return gone
 
     def prune(self, labels: list[str] | None = None) -> list[str]:
         self.release_dead()
@@ -441,8 +455,10 @@ class NetworkService:
             raise NotFound(f"network namespace {netns_path} not found: is the container running?") from None
         host_veth, peer = _veth_names(container_id, net.id)
         ifname = f"eth{len(self.endpoints(container_id=container_id))}"
-        self.release_dead(net.id)
         with self._lock(net.id):
+            # Under the lock: an endpoint another process is still wiring has its veth name
+            # recorded but no link yet, and must not be taken for dead.
+            self.release_dead(net.id, locked=True)
             net = self._ensure_kernel(self.get(net.id))
             got_ip, got_mac, _ = Ipam(self.db).allocate(Pool(net.id, net.subnet, net.gateway, net.ip_range), container_id,
                                                         requested=ip, name=name, aliases=tuple(aliases), mac=mac)
@@ -467,28 +483,31 @@ class NetworkService:
     def disconnect(self, ref: str, container_id: str, *, force: bool = False) -> None:
         """Remove the container's endpoint: its published ports, veth, address; the
         resolver when it was the last on the network."""
-        from minke.network.iptables import ctr_tag
-
         net = self.get(ref)
         with self._lock(net.id):
-            eps = self.endpoints(net.id, container_id)
-            if not eps:
-                if force:
-                    return
-                raise NotFound(f"container {container_id[:12]} is not connected to network {net.name}")
-            ep = eps[0]
-            if ep.ports:
-                self.iptables.remove_tagged(ctr_tag(container_id) + ":" + net.id[:12])
-                if any(p.protocol == "udp" for p in ep.ports):
-                    try:
-                        self.kernel.flush_udp_conntrack(ep.ip)
-                    except Exception as e:  # noqa: BLE001 - no conntrack support: nothing to flush
-                        log.debug("conntrack flush for %s failed: %s", ep.ip, e)
-            if ep.host_veth:
-                self.kernel.delete_link(ep.host_veth)
-            self.db.execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?", (net.id, container_id))
-            if net.dns and not self.endpoints(net.id):
-                self._stop_dns(self.get(net.id))
+            self._disconnect_locked(net, container_id, force=force)
+
+    def _disconnect_locked(self, net: Any, container_id: str, *, force: bool = False) -> None:
+        from minke.network.iptables import ctr_tag
+
+        eps = self.endpoints(net.id, container_id)
+        if not eps:
+            if force:
+                return
+            raise NotFound(f"container {container_id[:12]} is not connected to network {net.name}")
+        ep = eps[0]
+        if ep.ports:
+            self.iptables.remove_tagged(ctr_tag(container_id) + ":" + net.id[:12])
+            if any(p.protocol == "udp" for p in ep.ports):
+                try:
+                    self.kernel.flush_udp_conntrack(ep.ip)
+                except Exception as e:  # noqa: BLE001 - no conntrack support: nothing to flush
+                    log.debug("conntrack flush for %s failed: %s", ep.ip, e)
+        if ep.host_veth:
+            self.kernel.delete_link(ep.host_veth)
+        self.db.execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?", (net.id, container_id))
+        if net.dns and not self.endpoints(net.id):
+            self._stop_dns(self.get(net.id))
 
     # --- publishing -------------------------------------------------------------------------
     def publish(self, ep: Endpoint, mappings: list[Any]) -> tuple[Published, ...]:
