@@ -67,8 +67,10 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix="minke-build-bench-")
     engines = []
     try:
+        rootfs = os.path.join(work, "rootfs")
+        busybox_rootfs(rootfs)
         tar = os.path.join(work, "busybox.tar")
-        busybox_rootfs(tar)
+        subprocess.run(["tar", "-C", rootfs, "-cf", tar, "."], check=True)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         minke = [args.minke, "--root", os.path.join(work, "minke-root"), "--run-root", os.path.join(work, "minke-run")]
         subprocess.run([*minke, "import", tar, "bench-base:latest"], check=True, stdout=subprocess.DEVNULL, env=env)
