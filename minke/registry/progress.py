@@ -37,12 +37,12 @@ class Progress:
         short = layer_id.split(":")[-1][:12]
         text = f"{short}: {status}"
         if self.tty and current is not None and total:
-            from minke.registry.units import human_size
+            from minke.cli.units import human_size
 
             width = 50
             done = min(width, int(width * current / total))
             bar = "=" * max(done - 1, 0) + (">" if done < width else "=") + " " * (width - done)
-            text += f" [{bar}]  {human_size(current)}/{human_size(total)}"
+            text += f" [{bar}]  {human_size(current, 4)}/{human_size(total, 4)}"
         with self._lock:
             if not self.tty:
                 if current is not None and status in ("Downloading", "Pushing", "Extracting"):

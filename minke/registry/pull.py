@@ -57,10 +57,6 @@ class PulledImage:
     config_digest: str
 
 
-def repo_path(ref: Reference) -> str:
-    return ref.path
-
-
 def _client_for(ep: Endpoint, credentials: Any) -> RegistryClient:
     cred = credentials.get(ep.host if not ep.mirror else ep.url.split("://", 1)[-1]) if credentials else None
     return RegistryClient(ep, cred)
@@ -125,20 +121,16 @@ def fetch_blob(client: RegistryClient, repo: str, desc: Descriptor, blobs: Any, 
                             progress.layer(desc.digest, "Downloading", w.size, desc.size)
                             last = now
                 break
-            except Unavailable:
-                attempt += 1
-                if attempt > RETRIES:
-                    raise
-                if progress:
-                    progress.layer(desc.digest, f"Retrying in {2 ** (attempt - 1)} seconds")
-                sleep(min(2 ** (attempt - 1), 8) * 0.5)
-            except Exception as e:  # httpx read errors mid-stream arrive here
-                if not type(e).__module__.startswith(("httpx", "httpcore")):
+            except Exception as e:  # Unavailable, or httpx read errors mid-stream
+                if not isinstance(e, Unavailable) and not type(e).__module__.startswith(("httpx", "httpcore")):
                     raise
                 attempt += 1
                 if attempt > RETRIES:
                     raise Unavailable(f"download of {desc.digest} failed: {e}") from None
-                sleep(min(2 ** (attempt - 1), 8) * 0.5)
+                delay = min(2 ** (attempt - 1), 8) * 0.5
+                if progress:
+                    progress.layer(desc.digest, f"Retrying in {delay:g} seconds")
+                sleep(delay)
         if progress:
             progress.layer(desc.digest, "Verifying Checksum")
         w.commit()
