@@ -13,7 +13,6 @@ Resolving ``hello-whale`` (``hello-whale``, ``hello-whale:latest``,
 from __future__ import annotations
 
 import io
-import tarfile
 from typing import Any
 
 from minke.images.model import OCI_LAYER, OCI_MANIFEST, oci_config_bytes, parse_time, sha256_of
@@ -29,6 +28,8 @@ DESCRIPTION = (
 def rootfs_tar(elf: bytes) -> bytes:
     """The layer: a deterministic tar holding /hello (0755, root-owned, fixed mtime)."""
     buf = io.BytesIO()
+    import tarfile  # only when the image is built: resolving the name stays light
+
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         info = tarfile.TarInfo("hello")
         info.size = len(elf)
