@@ -274,28 +274,3 @@ def _host_sysctls_restored() -> object:
     if before is not None and os.geteuid() == 0:
         with open(path, "w") as f:
             f.write(before)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _cgroup_parent_removed() -> object:
-    """Containers' cgroups live under a shared ``minke`` parent in every hierarchy, which
-    the engine keeps (as Docker keeps ``docker``); each container's own cgroup is removed
-    by its tests.  The suite removes the parent again if it was not there before."""
-    base = "/sys/fs/cgroup"
-
-    def parents() -> set[str]:
-        try:
-            return {os.path.join(base, h, "minke") for h in os.listdir(base)
-                    if os.path.isdir(os.path.join(base, h, "minke"))}
-        except OSError:
-            return set()
-
-    before = parents()
-    yield
-    for path in sorted(parents() - before):
-        try:
-            os.rmdir(path)  # only succeeds when empty: a leaked container cgroup stays visible
-        except OSError as e:
-            import warnings
-
-            warnings.warn(f"cgroup {path} left behind: {e}", stacklevel=1)
