@@ -66,6 +66,7 @@ COMMANDS: dict[str, Entry] = {
     "push": ("minke.cli.registry", "setup_push", "Upload an image to a registry"),
     "login": ("minke.cli.registry", "setup_login", "Log in to a registry"),
     "logout": ("minke.cli.registry", "setup_logout", "Log out from a registry"),
+    "events": ("minke.cli.events", "setup_events", "Get real time events from the server"),
 }
 
 GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
@@ -149,6 +150,7 @@ GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
         "Manage minke",
         {
             "prune": ("minke.cli.system", "setup_prune", "Remove unused data"),
+            "events": COMMANDS["events"],
         },
     ),
 }
