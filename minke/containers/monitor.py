@@ -129,6 +129,176 @@ def spawn(argv: list[str], *, stdin=None, stdout=None, stderr=None, capture: boo
     return Completed(os.waitstatus_to_exitcode(status), text)
 
 
+ABORTED = 99  # BuiltinRun: the go pipe closed unsaid (the CLI failed to make the bundle)
+_WARM = ("minke.runtime.cli", "minke.runtime.container", "minke.runtime.spec", "minke.runtime.init",
+         "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls")
+
+
+def wait_go(go_fd: int | None) -> bool:
+    """Read the CLI's "go" (the bundle is written); False when it closed the pipe without."""
+    if go_fd is None:
+        return True
+    try:
+        data = b""
+        while not data.endswith(b"\n"):
+            b = os.read(go_fd, 16)
+            if not b:
+                break
+            data += b
+    except InterruptedError:
+        return wait_go(go_fd)
+    finally:
+        os.close(go_fd)
+    return data == b"go\n"
+
+
+class BuiltinRun:
+    """The built-in runtime's commands (``minke-runtime --root ROOT ARGS`` for each
+    ``(ARGS, (stdin, stdout, stderr))`` of ``steps``, in order, stopping at the first that
+    fails) in one forked child rather than a new interpreter each: the same code (flags,
+    messages, exit codes) without an interpreter's start-up per call.
+
+    With ``go_fd`` the child imports the runtime first and then waits for the go: the
+    warm-up overlaps the CLI's work.  With ``pause_before=i`` it stops before step i,
+    once the steps before it succeeded, until ``resume()`` (``run`` attaches its client
+    between create and start; the start then costs no second fork and import).  The child
+    imports the runtime, the monitor does not: its memory stays what it was.  The
+    container's init is forked by the child and, when the child exits, re-parented to
+    the monitor (a subreaper)."""
+
+    def __init__(self, root: str, steps: list, go_fd: int | None = None, pause_before: int | None = None) -> None:
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self._paused_r = self._resume_w = None
+        if pause_before is not None:
+            self._paused_r, paused_w = os.pipe2(os.O_CLOEXEC)
+            resume_r, self._resume_w = os.pipe2(os.O_CLOEXEC)
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - child
+            code, failed = 1, 0
+            try:
+                # The monitor's handlers are not the runtime's: an exec would reset them.
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                sys.argv[0] = "minke-runtime"
+                if go_fd is not None:
+                    _warm_runtime()
+                    if not wait_go(go_fd):
+                        os._exit(ABORTED)
+                from minke.runtime.cli import main as runtime_main
+
+                code = 0
+                for failed, (args, stdio) in enumerate(steps):  # noqa: B007 - read in finally
+                    if failed == pause_before:
+                        os.write(paused_w, b"p")
+                        os.close(paused_w)
+                        if os.read(resume_r, 1) != b"r":
+                            break  # the monitor went away: leave the rest undone
+                    # dup2 onto 0-2 (inheritable, as an exec'd runtime's stdio would be);
+                    # an fd already in place only loses its close-on-exec flag.
+                    for target, fd in enumerate(stdio):
+                        fd = devnull if fd is None else fd
+                        if fd == target:
+                            os.set_inheritable(fd, True)
+                        else:
+                            os.dup2(fd, target)
+                    code = runtime_main(["--root", root, *args])
+                    sys.stderr.flush()
+                    if code != 0:
+                        break
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except BaseException:  # noqa: B036 - nothing may return into the monitor's code
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    # A later step's failure is told apart from the first's by 100 + its index.
+                    os._exit(code if code == 0 or failed == 0 else 100 + failed)
+        os.close(devnull)
+        if go_fd is not None:
+            os.close(go_fd)
+        if pause_before is not None:
+            os.close(paused_w)
+            os.close(resume_r)
+
+    def wait_paused(self) -> bool:
+        """True once the child stopped at the pause; False when it exited (failed) first."""
+        assert self._paused_r is not None
+        try:
+            return os.read(self._paused_r, 1) == b"p"
+        finally:
+            os.close(self._paused_r)
+            self._paused_r = None
+
+    def resume(self) -> None:
+        if self._resume_w is not None:
+            try:
+                os.write(self._resume_w, b"r")
+            except BrokenPipeError:
+                pass
+            os.close(self._resume_w)
+            self._resume_w = None
+
+    def finish(self) -> tuple[int, int]:
+        """Wait for the child: ``(failed step or -1, code)``; ABORTED when no go came."""
+        if self._resume_w is not None:
+            os.close(self._resume_w)  # never resumed: the child stops at the pause
+            self._resume_w = None
+        while True:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                break
+            except InterruptedError:
+                continue
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0 or code == ABORTED:
+            return -1, code
+        if code > 100:
+            return code - 100, 1
+        return 0, code
+
+
+def _warm_runtime() -> None:
+    """Import what the runtime's create will need (the modules it imports inside its
+    functions too), ahead of the go."""
+    for name in _WARM:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
+def builtin_command(root: str, args, *, stdin=None, stdout=None, stderr=None, capture: bool = False) -> Completed:
+    """One runtime command through BuiltinRun, shaped like ``spawn``'s result."""
+    err_r = None
+    if capture:
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        stdin = stdout = None
+        stderr = err_w
+    try:
+        _, code = BuiltinRun(root, [(list(args), (stdin, stdout, stderr))]).finish()
+    finally:
+        if capture:
+            os.close(err_w)
+    return Completed(code, read_all(err_r) if err_r is not None else "")
+
+
+def read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def _set_subreaper() -> None:
     """The spawner sets PR_SET_CHILD_SUBREAPER before exec (it survives execve), which
     spares the monitor ctypes; set it here when started some other way."""
@@ -208,8 +378,11 @@ def load_settings(text: str) -> dict:
 
 
 class Monitor:
-    def __init__(self, cfg: dict, sync_fd: int) -> None:
+    def __init__(self, cfg: dict, sync_fd: int, go_fd: int | None = None) -> None:
         self.cfg = cfg
+        self.go_fd = go_fd  # the CLI's "go" comes once the bundle is written (first start)
+        self.pending: BuiltinRun | None = None  # a warm runtime child paused before start
+        self.start_err_r: int | None = None  # where that start's complaint comes
         self.id: str = cfg["id"]
         self.sync_fd: int | None = sync_fd
         self.sel = Poller()
@@ -223,6 +396,7 @@ class Monitor:
         self.listener: socket.socket | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._keep_fds: list[int] = []
+        self.health = None  # a health.Prober while a container with a healthcheck runs
 
     # --- small helpers --------------------------------------------------------------------
     def report(self, line: str) -> None:
@@ -240,6 +414,9 @@ class Monitor:
     def runtime(self, *args: str, stdin=None, stdout=None, stderr=None, check_output=False):
         """Run the runtime with the given fds as its stdio (posix_spawn: the subprocess
         module would cost every monitor its imports)."""
+        if self.cfg.get("runtime_builtin"):
+            return builtin_command(self.cfg["runtime_builtin"], args, stdin=stdin, stdout=stdout, stderr=stderr,
+                                   capture=check_output)
         argv = list(self.cfg["runtime_argv"]) + list(args)
         return spawn(argv, stdin=stdin, stdout=stdout, stderr=stderr, capture=check_output)
 
@@ -285,15 +462,35 @@ class Monitor:
             err_r = e_r
             err_w = -1
         args.append(self.id)
-        # The runtime's messages in a file too (runc --log), when it supports it.
-        res = self.runtime(*args, stdin=stdin, stdout=stdout, stderr=stderr)
+        go_fd, self.go_fd = self.go_fd, None
+        if cfg.get("runtime_builtin"):
+            # create and start in one warmed-up fork; it pauses in between for start()
+            # (a client may attach after create).
+            self.start_err_r, start_err_w = os.pipe2(os.O_CLOEXEC)
+            steps = [(args, (stdin, stdout, stderr)), (["start", self.id], (None, None, start_err_w))]
+            run = BuiltinRun(cfg["runtime_builtin"], steps, go_fd, pause_before=1)
+            os.close(start_err_w)
+            if run.wait_paused():
+                code = 0
+                self.pending = run
+            else:
+                _, code = run.finish()
+                os.close(self.start_err_r)
+                self.start_err_r = None
+        else:
+            if not wait_go(go_fd):
+                code = ABORTED
+            else:
+                code = self.runtime(*args, stdin=stdin, stdout=stdout, stderr=stderr).returncode
         for fd in child_fds:
             os.close(fd)
         if err_w >= 0:
             os.close(err_w)
-        if res.returncode != 0:
+        if code == ABORTED:
+            raise _Aborted()
+        if code != 0:
             message = self._drain_error(err_r)
-            raise _StartError(classify_error(message), message or f"runtime create exited with {res.returncode}")
+            raise _StartError(classify_error(message), message or f"runtime create exited with {code}")
         if cfg["tty"]:
             os.close(err_r)
             console.settimeout(10)
@@ -333,13 +530,31 @@ class Monitor:
             msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
         return msg
 
+    def delete_stopped(self) -> None:
+        """The runtime's delete after the init exited: the built-in runtime's easy case
+        in-process (no fork, no import of the runtime), else its delete command."""
+        root = self.cfg.get("runtime_builtin")
+        if root:
+            from minke.runtime.state import remove_stopped
+
+            if remove_stopped(root, self.id):
+                return
+        self.runtime("delete", "--force", self.id, check_output=True)
+
     def start(self) -> None:
+        if self.pending is not None:
+            run, self.pending = self.pending, None
+            run.resume()
+            _, code = run.finish()
+            text = read_all(self.start_err_r)  # type: ignore[arg-type]
+            self.start_err_r = None
+            if code != 0:
+                msg = _runtime_message(text) or f"runtime start exited with {code}"
+                raise _StartError(classify_error(msg), msg)
+            return
         res = self.runtime("start", self.id, check_output=True)
         if res.returncode != 0:
-            message = (res.stderr or "").strip().splitlines()
-            msg = message[-1] if message else f"runtime start exited with {res.returncode}"
-            if 'msg="' in msg:
-                msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+            msg = _runtime_message(res.stderr or "") or f"runtime start exited with {res.returncode}"
             raise _StartError(classify_error(msg), msg)
 
     def listen(self) -> None:
@@ -374,6 +589,8 @@ class Monitor:
                 return
             if pid == self.init_pid:
                 self.exit_status = status
+            elif self.health is not None:
+                self.health.child_exited(pid, status)  # a check (or its runtime) ended
 
     def accept(self) -> None:
         assert self.listener is not None
@@ -523,9 +740,13 @@ class Monitor:
                 if time.monotonic() > deadline:
                     break
             timeout = 0.2 if self.exit_status is not None else None
+            if self.health is not None and self.exit_status is None:
+                timeout = self.health.timeout()
             for tag, obj in self.sel.select(timeout):
                 if tag == "output":
                     self.output(obj)
+                elif tag == "health" and self.health is not None:
+                    self.health.output(obj)
                 elif tag == "wake":
                     try:
                         os.read(self._wake_r, 4096)
@@ -536,6 +757,11 @@ class Monitor:
                     self.accept()
                 elif tag == "client" and obj in self.clients:
                     self.client_input(obj)
+            if self.health is not None and self.exit_status is None:
+                self.health.tick()
+        if self.health is not None:
+            self.health.stop()
+            self.health = None
         for fd in list(self.outputs):
             self.sel.unregister(fd)
             os.close(fd)
@@ -571,6 +797,19 @@ class Monitor:
             self.drop_client(conn)
 
 
+def _runtime_message(text: str) -> str:
+    """The last line of a runtime's complaint (runc's ``msg="..."`` part)."""
+    lines = text.strip().splitlines()
+    msg = lines[-1] if lines else ""
+    if 'msg="' in msg:
+        msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+    return msg
+
+
+class _Aborted(Exception):
+    """The CLI failed before the go: it cleans up; the monitor leaves without a trace."""
+
+
 class _StartError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -585,13 +824,17 @@ def _restart_delay(restart_count: int) -> float:
 
 def main(argv: list[str]) -> int:
     cfg_path, sync_fd = argv[0], int(argv[1])
+    go_fd = int(argv[2]) if len(argv) > 2 else None
+    # Inherited across the exec that started us; not to be passed on to the runtime and
+    # the container (the caller's read of it would never see the end).
+    os.set_inheritable(sync_fd, False)
     with open(cfg_path) as f:
         cfg = load_settings(f.read())
     _set_subreaper()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    mon = Monitor(cfg, sync_fd)
+    mon = Monitor(cfg, sync_fd, go_fd)
     # Who is starting this container, for a command that finds it 'created' while the
     # CLI that started it is gone (rm -f must stop us, not race us).
     with open(os.path.join(cfg["bundle"], "monitor.pid"), "w") as f:
@@ -619,6 +862,13 @@ def main(argv: list[str]) -> int:
         except _StartError as e:
             _after_failed_start(mon, e)
             return 1
+        except _Aborted:
+            for name in ("attach.sock", "monitor.pid"):
+                try:
+                    os.unlink(os.path.join(cfg["bundle"], name))
+                except OSError:
+                    pass
+            return 0
         # The running state goes to a file the engine adopts into the database (the CLI
         # on our "ok", any later command if that CLI died): sqlite stays out of the
         # monitor's memory while the container runs.
@@ -630,6 +880,10 @@ def main(argv: list[str]) -> int:
         with open(tmp, "w") as f:
             f.write(dump_settings(state))
         os.replace(tmp, os.path.join(cfg["bundle"], "monitor.state"))
+        if cfg.get("health_argv"):  # "starting" is on disk before run/start returns
+            from minke.containers.health import Prober
+
+            mon.health = Prober(cfg, mon.sel)
         if first:
             mon.report(f"ok {mon.init_pid}")
             mon.close_sync()
@@ -775,7 +1029,7 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, sta
     attached client hears the exit code before a --rm removal starts; the client removes
     the container itself too (whoever is first, under the container's lock)."""
     oom = mon.oom_killed()
-    mon.runtime("delete", "--force", mon.id, check_output=True)
+    mon.delete_stopped()
     info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
     if info is not None and wants_restart(info, code, restart_count):
         unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))

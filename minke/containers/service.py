@@ -351,6 +351,9 @@ class ContainerService:
             tty=bool(config.get("Tty")), open_stdin=bool(config.get("OpenStdin")),
             stop_signal=config.get("StopSignal") or None, stop_timeout=config.get("StopTimeout"),
         )
+        from minke.containers.health import for_container
+
+        cfg = for_container(cfg, config.get("Healthcheck"), image_cfg.get("Healthcheck"))
         cfg["StdinOnce"] = bool(config.get("StdinOnce"))
         for k in ("AttachStdin", "AttachStdout", "AttachStderr"):
             cfg[k] = bool(config.get(k))
@@ -484,7 +487,6 @@ class ContainerService:
 
     def _write_bundle(self, c: Container) -> dict:
         """Mount the rootfs and write config.json; return the monitor's settings."""
-        from minke.containers.options import log_limits
         from minke.containers.spec import SpecInputs, build_spec, default_caps, security_options
 
         rundir = self.run_dir(c.id)
@@ -529,10 +531,22 @@ class ContainerService:
         with open(tmp, "w") as f:
             json.dump(spec, f)
         os.replace(tmp, os.path.join(rundir, "config.json"))
-        size, files = log_limits(hc.get("LogConfig") or {})
+        return self._monitor_settings(c)
+
+    def _monitor_settings(self, c: Container) -> dict:
+        """The monitor's settings: known before the rootfs is mounted and the bundle
+        written, so the monitor can start (and warm up the runtime) meanwhile."""
+        from minke.containers.options import log_limits
+        from minke.containers.spec import cgroups_path
+
+        rundir = self.run_dir(c.id)
+        size, files = log_limits(c.host_config.get("LogConfig") or {})
         return {
             "id": c.id,
             "runtime_argv": self.runtime_argv(c.runtime),
+            # The built-in runtime's state root: the monitor runs its commands in a fork.
+            "runtime_builtin": (os.path.join(self.config.run_root, "runtime", "minke")
+                                if (c.runtime or self.config.runtime) in ("minke", "minke-runtime") else ""),
             "bundle": rundir,
             "log_path": self.log_path(c.id),
             "log_max_size": size,
@@ -544,9 +558,10 @@ class ContainerService:
             "root": self.config.root,
             "run_root": self.config.run_root,
             "snapshotter": self.config.snapshotter,
-            "cgroup_path": spec["linux"]["cgroupsPath"],
+            "cgroup_path": cgroups_path(self.config.cgroup_parent, c.id),
             "restart_count": c.restart_count,
-            "network_teardown": _needs_network_service(hc),
+            "network_teardown": _needs_network_service(c.host_config),
+            **_health_settings(c.config, self.container_dir(c.id)),
         }
 
     def _attach_network_and_volumes(self, c: Container, spec: dict, rootfs: str) -> None:
@@ -651,20 +666,42 @@ class ContainerService:
                 return self.attach(c.id, **attach) if attach else None
             if c.status is Status.EXITED:
                 self._wait_previous_monitor(c.id)
-            try:
-                mcfg = self._write_bundle(c)
-            except BaseException:
-                self._network_down(c.id, c.host_config)
-                self._unmount(c.id)
-                raise
+            # The monitor starts first and warms the runtime up (its interpreter, the
+            # runtime's imports) while we mount the rootfs, set up the network and write
+            # the bundle: two cores do both at once.  It creates the container once we say
+            # "go" on its go pipe; when we fail first, the pipe closes unsaid and the
+            # monitor leaves without touching anything.
+            mcfg = self._monitor_settings(c)
             mcfg["wait_attach"] = attach is not None
             from minke.containers.monitor import dump_settings
 
+            os.makedirs(self.run_dir(c.id), mode=0o700, exist_ok=True)
             path = os.path.join(self.run_dir(c.id), "monitor.conf")
             with open(path, "w") as f:
                 f.write(dump_settings(mcfg))
             self._update(c.id, stopped_by_user=0)
-            r = self._spawn_monitor(c.id, path)
+            go_r, go_w = os.pipe2(os.O_CLOEXEC)
+            try:
+                r = self._spawn_monitor(c.id, path, go_r)
+            finally:
+                os.close(go_r)
+            try:
+                self._write_bundle(c)
+            except BaseException:
+                os.close(go_w)
+                # The monitor (and its runtime fork) hold the sync pipe until they exit:
+                # its end of file says they are gone, leaving nothing behind.
+                _read_until_eof(r, 10)
+                os.close(r)
+                self._network_down(c.id, c.host_config)
+                self._unmount(c.id)
+                raise
+            try:
+                os.write(go_w, b"go\n")
+            except BrokenPipeError:
+                pass  # the monitor is gone: its report (none) below says so
+            finally:
+                os.close(go_w)
             session = None
             try:
                 line = _read_line(r)
@@ -695,8 +732,9 @@ class ContainerService:
         except OSError:
             return "no output"
 
-    def _spawn_monitor(self, cid: str, cfg_path: str) -> int:
-        """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie."""
+    def _spawn_monitor(self, cid: str, cfg_path: str, go_fd: int) -> int:
+        """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie.
+        Returns the read end of its sync pipe; ``go_fd`` is the read end of the go pipe."""
         import sys
 
         from minke.runtime import libc
@@ -706,7 +744,7 @@ class ContainerService:
         # -S: no site module and no .pth processing (the editable install's finder alone
         # costs each monitor a megabyte); the package is found through PYTHONPATH.
         # -c rather than -m: runpy and its imports would cost each monitor ~1 MB more.
-        argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])", cfg_path, str(w)]
+        argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])", cfg_path, str(w), str(go_fd)]
         pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -726,6 +764,14 @@ class ContainerService:
                 os.dup2(devnull, 1)
                 os.dup2(logfd, 2)
                 os.set_inheritable(w, True)
+                os.set_inheritable(go_fd, True)
+                # The monitor outlives us: it keeps none of our caller's inherited fds
+                # (a shell's, a test harness's pipe would otherwise never see its end).
+                low = 3
+                for keep in sorted((w, go_fd)):
+                    os.closerange(low, keep)
+                    low = keep + 1
+                os.closerange(low, 1 << 20)
                 os.chdir("/")
                 os.execve(argv[0], argv, env)
             finally:
@@ -1033,6 +1079,8 @@ class ContainerService:
 
     # --- inspect ------------------------------------------------------------------------------------
     def inspect(self, ref: str) -> dict[str, Any]:
+        from minke.containers.health import inspect_state as health_state
+
         c = self.get(ref)
         args = c.command
         st = c.status
@@ -1084,6 +1132,7 @@ class ContainerService:
                 "Error": c.error,
                 "StartedAt": format_time(c.started_at),
                 "FinishedAt": format_time(c.finished_at),
+                **health_state(c.config, self.container_dir(c.id)),
             },
             "Image": c.image_id,
             "ResolvConfPath": os.path.join(self.container_dir(c.id), "resolv.conf"),
@@ -1179,6 +1228,15 @@ class ContainerService:
             f.close()
 
 
+def _health_settings(config: dict[str, Any], container_dir: str) -> dict[str, Any]:
+    """The monitor's healthcheck settings; the module is imported only when there is one."""
+    if not config.get("Healthcheck"):
+        return {}
+    from minke.containers.health import monitor_settings
+
+    return monitor_settings(config, container_dir)
+
+
 def _needs_network_service(hc: dict[str, Any]) -> bool:
     from minke.network.container import needs_service, plan
 
@@ -1231,6 +1289,15 @@ def _match_labels(c: Container, labels: list[str]) -> bool:
         if k not in have or (eq and have[k] != v):
             return False
     return True
+
+
+def _read_until_eof(fd: int, timeout: float) -> None:
+    import select
+
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0] and not os.read(fd, 4096):
+            return
 
 
 def _read_line(fd: int) -> str:

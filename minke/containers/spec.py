@@ -73,6 +73,11 @@ _DEVICE_RULES = [
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
 
 
+def cgroups_path(cgroup_parent: str, container_id: str) -> str:
+    """The container's linux.cgroupsPath: ``/PARENT/ID``."""
+    return f"/{cgroup_parent.strip('/')}/{container_id}"
+
+
 def bounding_caps(status_text: str) -> tuple[str, ...]:
     """The capabilities in the CapBnd line of a /proc/PID/status text."""
     for line in status_text.splitlines():
@@ -464,6 +469,11 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any], inp: SpecInp
     if nano > 0:
         cpu["period"] = 100000
         cpu["quota"] = nano * 100000 // 1_000_000_000
+    else:  # --cpu-period / --cpu-quota (from `update`; Docker refuses them with --cpus)
+        if int(hc.get("CpuPeriod") or 0) > 0:
+            cpu["period"] = int(hc["CpuPeriod"])
+        if int(hc.get("CpuQuota") or 0) != 0:
+            cpu["quota"] = int(hc["CpuQuota"])
     if hc.get("CpusetCpus"):
         cpu["cpus"] = hc["CpusetCpus"]
     if hc.get("CpusetMems"):
@@ -476,7 +486,7 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any], inp: SpecInp
 
     linux: dict[str, Any] = {
         "resources": resources,
-        "cgroupsPath": f"/{inp.cgroup_parent.strip('/')}/{inp.container_id}",
+        "cgroupsPath": cgroups_path(inp.cgroup_parent, inp.container_id),
         # --network host shares the host's network namespace; every other mode gets a new
         # one with loopback only here (bridges are the network package's to attach).
         "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")

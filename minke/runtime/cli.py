@@ -31,6 +31,7 @@ commands:
   resume    thaw a paused container
   ps        show the processes of a container (--format table|json)
   features  show what this runtime supports, as json
+  update    change the cgroup limits of a container (runc's flags, or -r FILE|-)
 """
 
 # flag -> (canonical name, takes a value, may repeat)
@@ -89,6 +90,15 @@ COMMAND_FLAGS: dict[str, dict[str, tuple[str, bool, bool]]] = {
     "pause": {},
     "resume": {},
     "features": {},
+    "update": {
+        **{f"--{k}": (k.replace("-", "_"), True, False) for k in (
+            "memory", "memory-reservation", "memory-swap", "cpu-share", "cpu-period", "cpu-quota",
+            "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight",
+            "kernel-memory", "kernel-memory-tcp", "l3-cache-schema", "mem-bw-schema")},
+        "--cpu-shares": ("cpu_share", True, False),
+        "--resources": ("resources", True, False),
+        "-r": ("resources", True, False),
+    },
 }
 
 
@@ -238,7 +248,8 @@ def _dispatch(cmd: str, opts: dict, pos: list[str], root: str, log: Log) -> int:
         return 0
     if cmd == "create":
         cid = _need_id(cmd, pos)
-        rt.create(cid, opts.get("bundle") or ".", pid_file=opts.get("pid_file"), console_socket=opts.get("console_socket"))
+        rt.create(cid, opts.get("bundle") or ".", pid_file=opts.get("pid_file"), console_socket=opts.get("console_socket"),
+                  preserve_fds=_preserve_fds(opts))
         return 0
     if cmd == "start":
         rt.start(_need_id(cmd, pos))
@@ -246,7 +257,8 @@ def _dispatch(cmd: str, opts: dict, pos: list[str], root: str, log: Log) -> int:
     if cmd == "run":
         cid = _need_id(cmd, pos)
         return rt.run(cid, opts.get("bundle") or ".", pid_file=opts.get("pid_file"),
-                      console_socket=opts.get("console_socket"), detach=bool(opts.get("detach")))  # fmt: skip
+                      console_socket=opts.get("console_socket"), detach=bool(opts.get("detach")),
+                      preserve_fds=_preserve_fds(opts))  # fmt: skip
     if cmd == "kill":
         from minke.runtime.container import parse_signal
 
@@ -276,6 +288,8 @@ def _dispatch(cmd: str, opts: dict, pos: list[str], root: str, log: Log) -> int:
         return 0
     if cmd == "exec":
         return _exec(rt, opts, pos)
+    if cmd == "update":
+        return _update(rt, opts, pos)
     raise Usage(f"no such command {cmd!r}")
 
 
@@ -381,7 +395,21 @@ def _exec(rt, opts: dict, pos: list[str]) -> int:
                         caps[setname].append(c)
     proc = parse_process(raw)
     return exec_process(rt, cid, proc, detach=bool(opts.get("detach")), pid_file=opts.get("pid_file"),
-                        console_socket=opts.get("console_socket"))  # fmt: skip
+                        console_socket=opts.get("console_socket"), preserve_fds=_preserve_fds(opts))  # fmt: skip
+
+
+def _update(rt, opts: dict, pos: list[str]) -> int:
+    from minke.runtime.update import resources_from_flags, update
+
+    update(rt, _need_id("update", pos), resources_from_flags(opts))
+    return 0
+
+
+def _preserve_fds(opts: dict) -> int:
+    value = opts.get("preserve_fds") or "0"
+    if not str(value).isdigit():
+        raise Usage(f"--preserve-fds {value}: must be a number")
+    return int(value)
 
 
 if __name__ == "__main__":

@@ -190,6 +190,7 @@ class Runtime:
         *,
         pid_file: str | None = None,
         console_socket: str | None = None,
+        preserve_fds: int = 0,
     ) -> dict:
         """Set the container up and leave its init blocked until ``start``.
 
@@ -244,7 +245,7 @@ class Runtime:
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)  # past the umask: the init may no longer be root when it opens it
             fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-            init_pid = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, cg)
+            init_pid = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, cg, preserve_fds)
             os.close(fifo_fd)
             st["pid"] = init_pid
             st["start_time"] = st_mod.proc_start_time(init_pid)
@@ -267,7 +268,7 @@ class Runtime:
             raise
         return st
 
-    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, cg: list) -> int:
+    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, cg: list, preserve_fds: int = 0) -> int:
         from minke.runtime import libc
         from minke.runtime.init import Channel, InitConfig, report_error, setup_child
         from minke.runtime.syscalls import LinuxSyscalls
@@ -280,7 +281,8 @@ class Runtime:
         c2p_r, c2p_w = os.pipe()
         hook_state = {"ociVersion": st_mod.OCI_VERSION, "id": st["id"], "status": "creating", "pid": 0,
                       "bundle": st["bundle"], "annotations": st["annotations"]}  # fmt: skip
-        cfg = InitConfig(spec, rootfs, fifo_fd, console_socket and os.path.abspath(console_socket), program, hook_state)
+        cfg = InitConfig(spec, rootfs, fifo_fd, console_socket and os.path.abspath(console_socket), program, hook_state,
+                         preserve_fds)
         pid = os.fork()
         if pid == 0:
             ch = Channel(p2c_r, c2p_w)
@@ -497,7 +499,8 @@ class Runtime:
 
     # -- run -----------------------------------------------------------------------------
 
-    def run(self, container_id: str, bundle: str, *, pid_file=None, console_socket=None, detach=False) -> int:
+    def run(self, container_id: str, bundle: str, *, pid_file=None, console_socket=None, detach=False,
+            preserve_fds: int = 0) -> int:
         """create + start, then (unless detached) wait, delete and return the exit code.
 
         In the foreground a terminal container with no --console-socket gets its pty from
@@ -508,7 +511,8 @@ class Runtime:
             console = _ConsoleServer()
             console_socket = console.path
         try:
-            st = self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket)
+            st = self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket,
+                             preserve_fds=preserve_fds)
             master = console.receive() if console is not None else None
         finally:
             if console is not None:

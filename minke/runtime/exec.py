@@ -32,6 +32,7 @@ def exec_process(
     detach: bool = False,
     pid_file: str | None = None,
     console_socket: str | None = None,
+    preserve_fds: int = 0,
 ) -> int:
     """Run ``proc`` in the container; its exit code, or 0 once started when detached."""
     from minke.runtime import libc
@@ -70,7 +71,7 @@ def exec_process(
             os.close(c2p_r)
             ch.send("setup")
             ch.expect_go()
-            _exec_child(ch, sys, spec, paths, proc, program, console_socket)
+            _exec_child(ch, sys, spec, paths, proc, program, console_socket, preserve_fds)
         except BaseException as e:  # noqa: B036 - nothing may return into the parent's code
             report_error(ch, e)
         finally:
@@ -113,7 +114,7 @@ def exec_process(
     return wait_child(target)
 
 
-def _exec_child(ch, sys, spec, paths, proc: Process, program, console_socket) -> None:
+def _exec_child(ch, sys, spec, paths, proc: Process, program, console_socket, preserve_fds: int = 0) -> None:
     from minke.runtime.init import (
         connect_console,
         do_exec,
@@ -143,4 +144,4 @@ def _exec_child(ch, sys, spec, paths, proc: Process, program, console_socket) ->
         sys.setrlimit(r.resource, r.soft, r.hard)
     argv0 = finalize_process(proc, sys, program, setgroups=spec.linux.namespace("user") is None or bool(proc.user.additional_gids))
     # The pipe is close-on-exec: the runtime sees end of file once execve succeeded.
-    do_exec(argv0, proc)
+    do_exec(argv0, proc, preserve_fds)

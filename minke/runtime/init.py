@@ -101,7 +101,9 @@ class InitConfig:
         console_socket: str | None,
         seccomp_program: tuple[bytes, list[str]] | None,
         state_for_hooks: dict,
+        preserve_fds: int = 0,
     ) -> None:
+        self.preserve_fds = preserve_fds
         self.spec = spec
         self.rootfs = rootfs
         self.fifo_fd = fifo_fd
@@ -244,7 +246,7 @@ def container_init(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     except BaseException as e:  # nobody listens on the channel any more: say it on stderr
         os.write(2, f"minke-runtime: container init: {e}\n".encode())
         os._exit(1)
-    do_exec(argv0, proc)
+    do_exec(argv0, proc, cfg.preserve_fds)
 
 
 def _wait_for_start(cfg: InitConfig, fd_dir: int) -> None:
@@ -330,8 +332,14 @@ def lookup(name: str, env) -> str:
     raise CommandNotFound(f'exec: "{name}": executable file not found in $PATH')
 
 
-def do_exec(argv0: str, proc: Process) -> None:
+def do_exec(argv0: str, proc: Process, preserve_fds: int = 0) -> None:
+    """execve the container's process.  Only stdio and ``preserve_fds`` more (runc's
+    --preserve-fds: 3 .. 3+N-1) pass into the container: whatever else the runtime's
+    caller left open without close-on-exec (a monitor's, a shell's) must not leak into
+    it (runc closes them the same way)."""
     import signal
+
+    os.closerange(3 + max(0, preserve_fds), 1 << 20)
 
     # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve,
     # and the container's process must start with the default dispositions.

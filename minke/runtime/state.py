@@ -121,3 +121,49 @@ def oci_state(root: str, st: dict) -> dict:
         "owner": "",
         "annotations": st.get("annotations") or {},
     }
+
+
+def remove_stopped(root: str, container_id: str) -> bool:
+    """``delete`` of a stopped container without the runtime's imports, for the monitor
+    on the exit path of a foreground ``run``.  Only the easy case: the init is gone, the
+    config has no poststop hooks and every cgroup directory can be removed (rmdir fails
+    while a process is left).  False means "not done": the caller runs the full delete."""
+    try:
+        st = load(root, container_id)
+    except NotFound:
+        return True
+    if alive(st) or (st.get("config", {}).get("hooks") or {}).get("poststop"):
+        return False
+    rel = (st.get("cgroups_path") or "").strip("/")
+    if rel:
+        try:
+            hierarchies = ["", *os.listdir("/sys/fs/cgroup")]
+        except OSError:
+            hierarchies = []
+        for h in hierarchies:
+            path = os.path.join("/sys/fs/cgroup", h, rel)
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except NotADirectoryError:
+                pass  # a file directly under /sys/fs/cgroup (v2's cgroup.procs ...)
+            except OSError:
+                return False
+    d = os.path.join(root, container_id)
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return True
+    for name in names:
+        try:
+            os.unlink(os.path.join(d, name))
+        except IsADirectoryError:
+            return False
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(d)
+    except FileNotFoundError:
+        pass
+    return True

@@ -4,6 +4,8 @@ busybox process, check from inside the container.  Each runs on minke-runtime an
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from runtime_bundle import RUNTIMES, Driver, default_config, make_rootfs, write_bundle
@@ -379,3 +381,38 @@ def test_deny_all_device_rule_keeps_the_default_devices(rt, tmp_path, rootfs):
     cfg["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
     p = run(rt, tmp_path, rootfs, cfg)
     assert p.stdout.split() == ["null-ok", "3", "not", "permitted"], p.stderr
+
+
+def _fds_seen(rt, tmp_path, rootfs, extra_args=()):
+    """The fds the container's process has, when the runtime was started with fds 3 and 4
+    open (inheritable, as a careless caller would leave them)."""
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    os.dup2(r1, 20)
+    os.dup2(r2, 21)
+    try:
+        bundle = write_bundle(str(tmp_path / "bundle"), rootfs, sh("ls /proc/self/fd"))
+        cid = rt.new_id()
+        # A small wrapper puts them at 3 and 4 (--preserve-fds counts from 3) and execs
+        # the runtime.
+        wrap = "import os, sys; os.dup2(20, 3); os.dup2(21, 4); os.close(20); os.close(21); os.execv(sys.argv[1], sys.argv[1:])"
+        p = subprocess.run([sys.executable, "-c", wrap, rt.binary, "--root", rt.root,
+                            "run", *extra_args, "--bundle", bundle, cid],
+                           pass_fds=(20, 21), capture_output=True, text=True, timeout=30)  # fmt: skip
+    finally:
+        for fd in (r1, w1, r2, w2, 20, 21):
+            os.close(fd)
+    assert p.returncode == 0, p.stderr
+    return {int(x) for x in p.stdout.split()}
+
+
+def test_inherited_fds_do_not_reach_the_container(rt, tmp_path, rootfs):
+    fds = _fds_seen(rt, tmp_path, rootfs)
+    # 0-2 and the directory fd ls opened itself (3, once 3 is free).
+    assert fds <= {0, 1, 2, 3}, fds
+    assert 4 not in fds
+
+
+def test_preserve_fds_passes_the_first_n(rt, tmp_path, rootfs):
+    fds = _fds_seen(rt, tmp_path, rootfs, ("--preserve-fds", "2"))
+    assert {3, 4} <= fds, fds
