@@ -137,6 +137,15 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-P", "--publish-all", action="store_true", help="publish all exposed ports to random ports")
     p.add_argument("--expose", action="append", default=[], help="expose a port or a range of ports")
     p.add_argument("--oom-score-adj", type=int, default=0)
+    p.add_argument("--health-cmd", default=None, help="command to run to check health")
+    p.add_argument("--health-interval", default=None, help="time between running the check (ms|s|m|h) (default 0s)")
+    p.add_argument("--health-timeout", default=None, help="maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    p.add_argument("--health-retries", type=int, default=0, help="consecutive failures needed to report unhealthy")
+    p.add_argument("--health-start-period", default=None,
+                   help="start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+    p.add_argument("--health-start-interval", default=None,
+                   help="time between running the check during the start period (ms|s|m|h) (default 0s)")
+    p.add_argument("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
 
 
 def _build_request(args, ctx) -> tuple[dict, dict]:
@@ -214,6 +223,14 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
         "ExtraHosts": list(args.add_host) or None,
         "OomScoreAdj": args.oom_score_adj,
     }
+    if args.health_cmd or args.health_interval or args.health_timeout or args.health_retries \
+            or args.health_start_period or args.health_start_interval or args.no_healthcheck:
+        from minke.containers.health import from_flags
+
+        health = from_flags(args.health_cmd, args.health_interval, args.health_timeout, args.health_retries,
+                            args.health_start_period, args.health_start_interval, args.no_healthcheck)
+        if health is not None:
+            config["Healthcheck"] = health
     if args.cpus and hc["NanoCpus"] <= 0:
         ncpu = os.cpu_count() or 1
         raise InvalidArgument(f"range of cpus is from 0.01 to {ncpu}.00, as there are only {ncpu} cpus available")
@@ -625,12 +642,17 @@ def setup_ps(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_ps)
 
 
-def _status_text(c, now: float) -> str:
+def _status_text(c, now: float, health: str = "none") -> str:
     from minke.containers.state import Status
 
     st = c.status
     if st is Status.RUNNING:
-        return "Up " + _human_duration(now - (c.started_at or now))
+        up = "Up " + _human_duration(now - (c.started_at or now))
+        if health != "none":
+            from minke.containers.health import status_suffix
+
+            up += status_suffix(health)
+        return up
     if st is Status.PAUSED:
         return "Up " + _human_duration(now - (c.started_at or now)) + " (Paused)"
     if st is Status.RESTARTING:
@@ -646,7 +668,8 @@ def _status_text(c, now: float) -> str:
     return "Created"
 
 
-def _match(c, filters: dict[str, list[str]], images: Any) -> bool:
+def _match(c, filters: dict[str, list[str]], images: Any, health=None) -> bool:
+    """``health``: a function giving a container's health status (the health filter)."""
     import re
 
     for key, values in filters.items():
@@ -667,6 +690,8 @@ def _match(c, filters: dict[str, list[str]], images: Any) -> bool:
                 ok = k in labels and (not eq or labels[k] == val)
             elif key == "exited":
                 ok = c.status.value == "exited" and str(c.exit_code) == v
+            elif key == "health":
+                ok = health is not None and health(c) == v
             elif key == "ancestor":
                 ok = c.image_ref == v or c.image_id == v or c.image_id.split(":")[-1].startswith(v)
                 if not ok and images is not None:
@@ -687,10 +712,12 @@ def _ps_filters(items: list[str]) -> dict[str, list[str]]:
         k, eq, v = f.partition("=")
         if not eq:
             raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
-        if k not in ("status", "name", "label", "ancestor", "exited", "id"):
+        if k not in ("status", "name", "label", "ancestor", "exited", "id", "health"):
             raise InvalidArgument(f"invalid filter '{k}'")
         if k == "status" and v not in ("created", "restarting", "running", "removing", "paused", "exited", "dead"):
             raise InvalidArgument(f"invalid filter 'status={v}'")
+        if k == "health" and v not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidArgument(f"Unrecognised filter value for health: {v}")
         if k == "exited":
             try:
                 int(v)
@@ -706,9 +733,22 @@ def run_ps(ctx, args) -> int:
     last = 1 if args.latest else args.last
     show_all = args.all or last > 0 or "status" in filters or "exited" in filters
     containers = svc.list(all=show_all)
+    health_cache: dict[str, str] = {}
+
+    def health(c) -> str:
+        # Only a container with a Healthcheck has a state file to read.
+        if c.id not in health_cache:
+            if c.config.get("Healthcheck"):
+                from minke.containers.health import status_of
+
+                health_cache[c.id] = status_of(c.config, svc.container_dir(c.id))
+            else:
+                health_cache[c.id] = "none"
+        return health_cache[c.id]
+
     if filters:
         images = ctx.engine.images if "ancestor" in filters else None
-        containers = [c for c in containers if _match(c, filters, images)]
+        containers = [c for c in containers if _match(c, filters, images, health)]
     if last > 0:
         containers = containers[:last]
     if args.quiet and not args.format:
@@ -727,7 +767,7 @@ def run_ps(ctx, args) -> int:
             "Command": json.dumps(cmd, ensure_ascii=False),
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
             "RunningFor": _human_duration(now - c.created) + " ago",
-            "Status": _status_text(c, now),
+            "Status": _status_text(c, now, health(c)),
             "State": c.status.value,
             "Ports": "",
             "Names": c.name,
