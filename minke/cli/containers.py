@@ -275,12 +275,12 @@ def _ensure_image(ctx, args) -> None:
     ctx.engine.registry.pull(args.image, out=ctx.err, quiet=args.quiet, platform=args.platform)
 
 
-def _create(ctx, args) -> Any:
+def _create(ctx, args, cid: str | None = None) -> Any:
     _ensure_image(ctx, args)
     config, hc = _build_request(args, ctx)
     if args.cidfile and os.path.exists(args.cidfile):
         raise InvalidArgument(f"container ID file found, make sure the other container isn't running or delete {args.cidfile}")
-    c = ctx.engine.containers.create(config, hc, name=args.name, networking_config=_networking_config(args))
+    c = ctx.engine.containers.create(config, hc, name=args.name, networking_config=_networking_config(args), cid=cid)
     if args.cidfile:
         with open(args.cidfile, "w") as f:
             f.write(c.id)
@@ -308,17 +308,24 @@ def setup_run(p: argparse.ArgumentParser) -> None:
 
 
 def run_run(ctx, args) -> int:
-    svc = None
-    c = _create(ctx, args)
     svc = ctx.engine.containers
+    # The monitor boots (and warms the runtime up) while the image is resolved and the
+    # container created: two cores do both at once.
+    early = svc.spawn_early(args.runtime)
+    try:
+        c = _create(ctx, args, cid=early.id)
+    except BaseException:
+        early.abort()
+        raise
     if args.detach:
-        svc.start(c.id)
+        svc.start(c.id, early=early)
         ctx.out.write(c.id + "\n")
         return 0
     streams = {s.lower() for s in args.attach} or {"stdout", "stderr"}
     if args.interactive:
         streams.add("stdin")
-    session = svc.start(c.id, attach={"stdin": "stdin" in streams, "stdout": "stdout" in streams, "stderr": "stderr" in streams})
+    session = svc.start(c.id, attach={"stdin": "stdin" in streams, "stdout": "stdout" in streams, "stderr": "stderr" in streams},
+                        early=early)
     code = _pump(ctx, svc, c, session, stdin="stdin" in streams, tty=args.tty,
                  sig_proxy=args.sig_proxy == "true" and not args.tty, detach_keys=_detach_keys(args.detach_keys))
     if args.rm:
@@ -360,8 +367,13 @@ def _write(stream, data: bytes) -> None:
         stream.flush()
 
 
-def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, detach_keys: bytes) -> int:
-    """Copy the attach stream to our stdout/stderr (and our stdin to it) until the exit."""
+def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, detach_keys: bytes,
+          on_detach=None, eof_closes_stdin: bool = True) -> int:
+    """Copy the attach stream to our stdout/stderr (and our stdin to it) until the exit.
+
+    ``on_detach()`` gives the exit code after the detach keys (default: a new line, 0, as
+    ``run``); ``eof_closes_stdin``: the end of our stdin closes the container's (Docker's
+    StdinOnce; ``attach`` to a ``run -di`` container leaves it open)."""
     import selectors
     import signal
 
@@ -434,18 +446,23 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
                     data = os.read(in_fd, 65536)  # type: ignore[arg-type]
                     if not data:
                         sel.unregister(in_fd)
-                        session.close_stdin()
+                        if eof_closes_stdin:
+                            session.close_stdin()
                         continue
                     if tty and detach_keys:
-                        for b in data:
+                        for i, b in enumerate(data):
                             matched = matched + 1 if b == detach_keys[matched] else (1 if b == detach_keys[0] else 0)
                             if matched == len(detach_keys):
+                                if i + 1 > len(detach_keys):  # what was typed before the keys
+                                    session.send_stdin(data[: i + 1 - len(detach_keys)])
                                 session.close()
                                 if old_term is not None:
                                     import termios
 
                                     termios.tcsetattr(in_fd, termios.TCSADRAIN, old_term)
                                     old_term = None
+                                if on_detach is not None:
+                                    return on_detach()
                                 ctx.err.write("\r\n")
                                 return 0
                     session.send_stdin(data)

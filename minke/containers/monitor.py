@@ -129,126 +129,87 @@ def spawn(argv: list[str], *, stdin=None, stdout=None, stderr=None, capture: boo
     return Completed(os.waitstatus_to_exitcode(status), text)
 
 
-ABORTED = 99  # BuiltinRun: the go pipe closed unsaid (the CLI failed to make the bundle)
+ABORTED = 99  # BuiltinRun: no job came (the CLI failed before its go)
 _WARM = ("minke.runtime.cli", "minke.runtime.container", "minke.runtime.spec", "minke.runtime.init",
-         "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls")
+         "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls",
+         "minke.runtime.libc", "minke.runtime.cgroups", "minke.runtime.cgroups.v1", "minke.runtime.cgroups.v2")
+_FD = struct.Struct("i")
 
 
 def wait_go(go_fd: int | None) -> bool:
-    """Read the CLI's "go" (the bundle is written); False when it closed the pipe without."""
+    """Read the CLI's "go" (settings and bundle written); False when it closed the pipe
+    without (it failed first, and cleans up itself)."""
     if go_fd is None:
         return True
+    data = b""
     try:
-        data = b""
         while not data.endswith(b"\n"):
-            b = os.read(go_fd, 16)
+            try:
+                b = os.read(go_fd, 16)
+            except InterruptedError:
+                continue
             if not b:
                 break
             data += b
-    except InterruptedError:
-        return wait_go(go_fd)
     finally:
         os.close(go_fd)
     return data == b"go\n"
 
 
 class BuiltinRun:
-    """The built-in runtime's commands (``minke-runtime --root ROOT ARGS`` for each
-    ``(ARGS, (stdin, stdout, stderr))`` of ``steps``, in order, stopping at the first that
-    fails) in one forked child rather than a new interpreter each: the same code (flags,
-    messages, exit codes) without an interpreter's start-up per call.
+    """The built-in runtime's commands in a forked child rather than a new interpreter
+    each: the same code (``minke-runtime`` flags, messages, exit codes) without an
+    interpreter's start-up per call.
 
-    With ``go_fd`` the child imports the runtime first and then waits for the go: the
-    warm-up overlaps the CLI's work.  With ``pause_before=i`` it stops before step i,
-    once the steps before it succeeded, until ``resume()`` (``run`` attaches its client
-    between create and start; the start then costs no second fork and import).  The child
-    imports the runtime, the monitor does not: its memory stays what it was.  The
-    container's init is forked by the child and, when the child exits, re-parented to
-    the monitor (a subreaper)."""
+    Lifecycle: ``BuiltinRun(warm)`` forks the child at once; with ``warm`` it imports the
+    runtime's modules while the caller does other work (the monitor waits for the CLI's
+    go meanwhile).  ``submit(root, steps, pause_before)`` hands it the job: each step is
+    ``(ARGS, (stdin, stdout, stderr))``, run in order as ``minke-runtime --root ROOT ARGS``
+    with those fds (passed over a unix socket, SCM_RIGHTS) as its stdio, stopping at the
+    first that fails.  With ``pause_before=i`` it stops before step i until ``resume()``
+    (``run`` attaches its client between create and start).  ``finish()`` waits for it:
+    ``(failed step or -1, code)``; ``abort()`` (no job) ends it.
 
-    def __init__(self, root: str, steps: list, go_fd: int | None = None, pause_before: int | None = None) -> None:
-        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        self._paused_r = self._resume_w = None
-        if pause_before is not None:
-            self._paused_r, paused_w = os.pipe2(os.O_CLOEXEC)
-            resume_r, self._resume_w = os.pipe2(os.O_CLOEXEC)
+    The child, not the monitor, imports the runtime: the monitor's memory stays what it
+    was.  The container's init is forked by the child and, when the child exits,
+    re-parented to the monitor (a subreaper)."""
+
+    def __init__(self, warm: bool = False) -> None:
+        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC, 0)
         sys.stderr.flush()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - child
-            code, failed = 1, 0
-            try:
-                # The monitor's handlers are not the runtime's: an exec would reset them.
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-                sys.argv[0] = "minke-runtime"
-                if go_fd is not None:
-                    _warm_runtime()
-                    if not wait_go(go_fd):
-                        os._exit(ABORTED)
-                from minke.runtime.cli import main as runtime_main
+            self._sock.close()
+            _builtin_child(theirs, warm)
+        theirs.close()
 
-                code = 0
-                for failed, (args, stdio) in enumerate(steps):  # noqa: B007 - read in finally
-                    if failed == pause_before:
-                        os.write(paused_w, b"p")
-                        os.close(paused_w)
-                        if os.read(resume_r, 1) != b"r":
-                            break  # the monitor went away: leave the rest undone
-                    # dup2 onto 0-2 (inheritable, as an exec'd runtime's stdio would be);
-                    # an fd already in place only loses its close-on-exec flag.
-                    for target, fd in enumerate(stdio):
-                        fd = devnull if fd is None else fd
-                        if fd == target:
-                            os.set_inheritable(fd, True)
-                        else:
-                            os.dup2(fd, target)
-                    code = runtime_main(["--root", root, *args])
-                    sys.stderr.flush()
-                    if code != 0:
-                        break
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else 1
-            except BaseException:  # noqa: B036 - nothing may return into the monitor's code
-                import traceback
-
-                traceback.print_exc()
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    # A later step's failure is told apart from the first's by 100 + its index.
-                    os._exit(code if code == 0 or failed == 0 else 100 + failed)
-        os.close(devnull)
-        if go_fd is not None:
-            os.close(go_fd)
-        if pause_before is not None:
-            os.close(paused_w)
-            os.close(resume_r)
+    def submit(self, root: str, steps: list, pause_before: int | None = None) -> None:
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            fds = [devnull if fd is None else fd for _, stdio in steps for fd in stdio]
+            text = "\n".join([root, str(-1 if pause_before is None else pause_before),
+                              *("\x1f".join(args) for args, _ in steps)])
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))]
+            self._sock.sendmsg([text.encode()], anc)
+        finally:
+            os.close(devnull)
 
     def wait_paused(self) -> bool:
-        """True once the child stopped at the pause; False when it exited (failed) first."""
-        assert self._paused_r is not None
+        """True once the child stopped at the pause; False when it ended (failed) first."""
         try:
-            return os.read(self._paused_r, 1) == b"p"
-        finally:
-            os.close(self._paused_r)
-            self._paused_r = None
+            return self._sock.recv(16) == b"p"
+        except OSError:
+            return False
 
     def resume(self) -> None:
-        if self._resume_w is not None:
-            try:
-                os.write(self._resume_w, b"r")
-            except BrokenPipeError:
-                pass
-            os.close(self._resume_w)
-            self._resume_w = None
+        try:
+            self._sock.send(b"r")
+        except OSError:
+            pass  # it is gone: finish() tells how it ended
 
     def finish(self) -> tuple[int, int]:
-        """Wait for the child: ``(failed step or -1, code)``; ABORTED when no go came."""
-        if self._resume_w is not None:
-            os.close(self._resume_w)  # never resumed: the child stops at the pause
-            self._resume_w = None
+        """Wait for the child: ``(failed step or -1, code)``; ABORTED when it got no job."""
+        self._sock.close()  # a child still at its pause takes this as "stop here"
         while True:
             try:
                 _, status = os.waitpid(self.pid, 0)
@@ -262,10 +223,65 @@ class BuiltinRun:
             return code - 100, 1
         return 0, code
 
+    abort = finish
+
+
+def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the fork
+    code, failed = 1, 0
+    try:
+        # The monitor's handlers are not the runtime's: an exec would have reset them.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        sys.argv[0] = "minke-runtime"
+        if warm:
+            _warm_runtime()
+        try:
+            data, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(64 * _FD.size))
+        except OSError:
+            data, anc = b"", []
+        if not data:
+            os._exit(ABORTED)
+        fds = [x for level, kind, payload in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+               for (x,) in _FD.iter_unpack(payload[: len(payload) - len(payload) % _FD.size])]
+        root, pause, *lines = data.decode().split("\n")
+        pause_before = int(pause)
+        from minke.runtime.cli import main as runtime_main
+
+        code = 0
+        for failed, line in enumerate(lines):  # noqa: B007 - read in finally
+            if failed == pause_before:
+                sock.send(b"p")
+                try:
+                    go_on = sock.recv(16) == b"r"
+                except OSError:
+                    go_on = False
+                if not go_on:
+                    break  # the monitor did not resume: leave the rest undone
+            # dup2 onto 0-2 (inheritable, as an exec'd runtime's stdio would be).
+            for target, fd in enumerate(fds[3 * failed : 3 * failed + 3]):
+                os.dup2(fd, target)
+            code = runtime_main(["--root", root, *line.split("\x1f")])
+            sys.stderr.flush()
+            if code != 0:
+                break
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: B036 - nothing may return into the monitor's code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            # A later step's failure is told apart from the first's by 100 + its index.
+            os._exit(code if code == 0 or failed == 0 else 100 + failed)
+
 
 def _warm_runtime() -> None:
     """Import what the runtime's create will need (the modules it imports inside its
-    functions too), ahead of the go."""
+    functions too), ahead of the job."""
     for name in _WARM:
         try:
             __import__(name)
@@ -281,7 +297,9 @@ def builtin_command(root: str, args, *, stdin=None, stdout=None, stderr=None, ca
         stdin = stdout = None
         stderr = err_w
     try:
-        _, code = BuiltinRun(root, [(list(args), (stdin, stdout, stderr))]).finish()
+        run = BuiltinRun()
+        run.submit(root, [(list(args), (stdin, stdout, stderr))])
+        _, code = run.finish()
     finally:
         if capture:
             os.close(err_w)
@@ -378,9 +396,9 @@ def load_settings(text: str) -> dict:
 
 
 class Monitor:
-    def __init__(self, cfg: dict, sync_fd: int, go_fd: int | None = None) -> None:
+    def __init__(self, cfg: dict, sync_fd: int, warm: BuiltinRun | None = None) -> None:
         self.cfg = cfg
-        self.go_fd = go_fd  # the CLI's "go" comes once the bundle is written (first start)
+        self.warm = warm  # a runtime fork made (and warmed up) before the settings came
         self.pending: BuiltinRun | None = None  # a warm runtime child paused before start
         self.start_err_r: int | None = None  # where that start's complaint comes
         self.id: str = cfg["id"]
@@ -462,13 +480,13 @@ class Monitor:
             err_r = e_r
             err_w = -1
         args.append(self.id)
-        go_fd, self.go_fd = self.go_fd, None
         if cfg.get("runtime_builtin"):
-            # create and start in one warmed-up fork; it pauses in between for start()
-            # (a client may attach after create).
+            # create and start in one fork (the warm one made at our start, the first
+            # time); it pauses in between for start() (a client may attach after create).
+            run, self.warm = self.warm or BuiltinRun(), None
             self.start_err_r, start_err_w = os.pipe2(os.O_CLOEXEC)
             steps = [(args, (stdin, stdout, stderr)), (["start", self.id], (None, None, start_err_w))]
-            run = BuiltinRun(cfg["runtime_builtin"], steps, go_fd, pause_before=1)
+            run.submit(cfg["runtime_builtin"], steps, pause_before=1)
             os.close(start_err_w)
             if run.wait_paused():
                 code = 0
@@ -478,16 +496,14 @@ class Monitor:
                 os.close(self.start_err_r)
                 self.start_err_r = None
         else:
-            if not wait_go(go_fd):
-                code = ABORTED
-            else:
-                code = self.runtime(*args, stdin=stdin, stdout=stdout, stderr=stderr).returncode
+            if self.warm is not None:  # not ours to use after all
+                self.warm.abort()
+                self.warm = None
+            code = self.runtime(*args, stdin=stdin, stdout=stdout, stderr=stderr).returncode
         for fd in child_fds:
             os.close(fd)
         if err_w >= 0:
             os.close(err_w)
-        if code == ABORTED:
-            raise _Aborted()
         if code != 0:
             message = self._drain_error(err_r)
             raise _StartError(classify_error(message), message or f"runtime create exited with {code}")
@@ -806,10 +822,6 @@ def _runtime_message(text: str) -> str:
     return msg
 
 
-class _Aborted(Exception):
-    """The CLI failed before the go: it cleans up; the monitor leaves without a trace."""
-
-
 class _StartError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -823,18 +835,28 @@ def _restart_delay(restart_count: int) -> float:
 
 
 def main(argv: list[str]) -> int:
+    """``CONF SYNC_FD [GO_FD builtin|external]``.  With a go pipe the monitor is started
+    before its settings and the bundle exist (while the CLI still creates the container):
+    it makes the built-in runtime's fork at once, to warm up meanwhile, and reads CONF
+    after the go.  The pipe closed without a go: the CLI failed and cleans up; we leave
+    having written nothing."""
     cfg_path, sync_fd = argv[0], int(argv[1])
     go_fd = int(argv[2]) if len(argv) > 2 else None
     # Inherited across the exec that started us; not to be passed on to the runtime and
     # the container (the caller's read of it would never see the end).
     os.set_inheritable(sync_fd, False)
-    with open(cfg_path) as f:
-        cfg = load_settings(f.read())
     _set_subreaper()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    mon = Monitor(cfg, sync_fd, go_fd)
+    warm = BuiltinRun(warm=True) if argv[3:4] == ["builtin"] else None
+    if not wait_go(go_fd):
+        if warm is not None:
+            warm.abort()
+        return 0
+    with open(cfg_path) as f:
+        cfg = load_settings(f.read())
+    mon = Monitor(cfg, sync_fd, warm)
     # Who is starting this container, for a command that finds it 'created' while the
     # CLI that started it is gone (rm -f must stop us, not race us).
     with open(os.path.join(cfg["bundle"], "monitor.pid"), "w") as f:
@@ -862,13 +884,6 @@ def main(argv: list[str]) -> int:
         except _StartError as e:
             _after_failed_start(mon, e)
             return 1
-        except _Aborted:
-            for name in ("attach.sock", "monitor.pid"):
-                try:
-                    os.unlink(os.path.join(cfg["bundle"], name))
-                except OSError:
-                    pass
-            return 0
         # The running state goes to a file the engine adopts into the database (the CLI
         # on our "ok", any later command if that CLI died): sqlite stays out of the
         # monitor's memory while the container runs.

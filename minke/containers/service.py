@@ -320,7 +320,7 @@ class ContainerService:
         return img.id, inner, img.chain_id
 
     def create(self, config: dict[str, Any], host_config: dict[str, Any] | None = None, name: str | None = None,
-               networking_config: dict[str, Any] | None = None) -> Container:
+               networking_config: dict[str, Any] | None = None, cid: str | None = None) -> Container:
         """Docker's create: ``config`` is Docker's Config (``Image`` required; ``Cmd`` /
         ``Entrypoint`` None for the image's), ``host_config`` Docker's HostConfig,
         ``networking_config`` Docker's NetworkingConfig (aliases, --ip, --mac-address per
@@ -361,7 +361,7 @@ class ContainerService:
             cfg["ExposedPorts"] = {**(cfg.get("ExposedPorts") or {}), **config["ExposedPorts"]}
         if networking_config and networking_config.get("EndpointsConfig"):
             cfg["NetworkingConfig"] = networking_config
-        cid = secrets.token_hex(32)
+        cid = cid or secrets.token_hex(32)
         if not cfg["Hostname"]:
             cfg["Hostname"] = cid[:12]
         explicit = name is not None
@@ -654,13 +654,22 @@ class ContainerService:
         os.replace(tmp, path)
         return profile
 
-    def start(self, ref: str, *, attach: dict | None = None) -> Any:
+    def start(self, ref: str, *, attach: dict | None = None, early: EarlyMonitor | None = None) -> Any:
         """Start a container.  With ``attach`` ({"stdin": bool, "stdout": bool, "stderr":
         bool}) the caller is attached before the process starts, so it misses no output;
-        an ``AttachSession`` is returned."""
-        c = self.get(ref)
+        an ``AttachSession`` is returned.  ``early``: the monitor ``spawn_early`` started
+        for this container before it was created (``run``)."""
+        try:
+            c = self.get(ref)
+        except BaseException:
+            if early is not None:
+                early.abort()
+            raise
         with self._lock(c.id):
             c = Container.from_row(self._row(c.id))
+            if early is not None and (early.id != c.id or c.status is not Status.CREATED):
+                early.abort()
+                early = None
             c.status.check_start(c.id)
             if c.status is Status.RUNNING:
                 return self.attach(c.id, **attach) if attach else None
@@ -680,11 +689,14 @@ class ContainerService:
             with open(path, "w") as f:
                 f.write(dump_settings(mcfg))
             self._update(c.id, stopped_by_user=0)
-            go_r, go_w = os.pipe2(os.O_CLOEXEC)
-            try:
-                r = self._spawn_monitor(c.id, path, go_r)
-            finally:
-                os.close(go_r)
+            if early is not None:
+                r, go_w = early.sync_r, early.go_w
+            else:
+                go_r, go_w = os.pipe2(os.O_CLOEXEC)
+                try:
+                    r = self._spawn_monitor(c.id, path, go_r, bool(mcfg["runtime_builtin"]))
+                finally:
+                    os.close(go_r)
             try:
                 self._write_bundle(c)
             except BaseException:
@@ -732,7 +744,26 @@ class ContainerService:
         except OSError:
             return "no output"
 
-    def _spawn_monitor(self, cid: str, cfg_path: str, go_fd: int) -> int:
+    def spawn_early(self, runtime: str | None = None) -> EarlyMonitor:
+        """Start the monitor of a container yet to be created (``run``): it boots and
+        warms the runtime up while the caller creates the container with the id this
+        gives (``create(..., cid=early.id)``), then ``start(..., early=early)``.  A caller
+        that fails in between calls ``early.abort()``."""
+        cid = secrets.token_hex(32)
+        os.makedirs(self.run_dir(cid), mode=0o700, exist_ok=True)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        builtin = (runtime or self.config.runtime) in ("minke", "minke-runtime")
+        try:
+            r = self._spawn_monitor(cid, os.path.join(self.run_dir(cid), "monitor.conf"), go_r, builtin)
+        except BaseException:
+            os.close(go_w)
+            shutil.rmtree(self.run_dir(cid), ignore_errors=True)
+            raise
+        finally:
+            os.close(go_r)
+        return EarlyMonitor(cid, r, go_w, self.run_dir(cid))
+
+    def _spawn_monitor(self, cid: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
         """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie.
         Returns the read end of its sync pipe; ``go_fd`` is the read end of the go pipe."""
         import sys
@@ -744,7 +775,8 @@ class ContainerService:
         # -S: no site module and no .pth processing (the editable install's finder alone
         # costs each monitor a megabyte); the package is found through PYTHONPATH.
         # -c rather than -m: runpy and its imports would cost each monitor ~1 MB more.
-        argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])", cfg_path, str(w), str(go_fd)]
+        argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])", cfg_path, str(w), str(go_fd),
+                "builtin" if builtin else "external"]
         pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -1289,6 +1321,21 @@ def _match_labels(c: Container, labels: list[str]) -> bool:
         if k not in have or (eq and have[k] != v):
             return False
     return True
+
+
+class EarlyMonitor:
+    """A monitor started before its container was created (``spawn_early``)."""
+
+    def __init__(self, cid: str, sync_r: int, go_w: int, run_dir: str) -> None:
+        self.id, self.sync_r, self.go_w, self._run_dir = cid, sync_r, go_w, run_dir
+
+    def abort(self) -> None:
+        """No container after all: the monitor leaves (the go pipe closes unsaid); once
+        it is gone, its directory goes too."""
+        os.close(self.go_w)
+        _read_until_eof(self.sync_r, 10)
+        os.close(self.sync_r)
+        shutil.rmtree(self._run_dir, ignore_errors=True)
 
 
 def _read_until_eof(fd: int, timeout: float) -> None:
