@@ -308,11 +308,13 @@ def setup_run(p: argparse.ArgumentParser) -> None:
 
 
 def run_run(ctx, args) -> int:
-    svc = ctx.engine.containers
-    # The monitor boots (and warms the runtime up) while the image is resolved and the
-    # container created: two cores do both at once.
-    early = svc.spawn_early(args.runtime)
+    from minke.containers.spawn import spawn_early
+
+    # The monitor boots (and warms the runtime up) while the engine is loaded, the image
+    # resolved and the container created: two cores do both at once.
+    early = spawn_early(ctx.config.run_root, args.runtime or ctx.config.runtime)
     try:
+        svc = ctx.engine.containers
         c = _create(ctx, args, cid=early.id)
     except BaseException:
         early.abort()

@@ -34,7 +34,7 @@ import shutil
 import signal as _signal
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minke.containers.state import Status
 from minke.errors import (
@@ -47,6 +47,9 @@ from minke.errors import (
     NotFound,
     Unavailable,
 )
+
+if TYPE_CHECKING:
+    from minke.containers.spawn import EarlyMonitor
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
@@ -692,9 +695,11 @@ class ContainerService:
             if early is not None:
                 r, go_w = early.sync_r, early.go_w
             else:
+                from minke.containers.spawn import spawn_monitor
+
                 go_r, go_w = os.pipe2(os.O_CLOEXEC)
                 try:
-                    r = self._spawn_monitor(c.id, path, go_r, bool(mcfg["runtime_builtin"]))
+                    r = spawn_monitor(self.run_dir(c.id), path, go_r, bool(mcfg["runtime_builtin"]))
                 finally:
                     os.close(go_r)
             try:
@@ -703,7 +708,9 @@ class ContainerService:
                 os.close(go_w)
                 # The monitor (and its runtime fork) hold the sync pipe until they exit:
                 # its end of file says they are gone, leaving nothing behind.
-                _read_until_eof(r, 10)
+                from minke.containers.spawn import read_until_eof
+
+                read_until_eof(r, 10)
                 os.close(r)
                 self._network_down(c.id, c.host_config)
                 self._unmount(c.id)
@@ -745,72 +752,10 @@ class ContainerService:
             return "no output"
 
     def spawn_early(self, runtime: str | None = None) -> EarlyMonitor:
-        """Start the monitor of a container yet to be created (``run``): it boots and
-        warms the runtime up while the caller creates the container with the id this
-        gives (``create(..., cid=early.id)``), then ``start(..., early=early)``.  A caller
-        that fails in between calls ``early.abort()``."""
-        cid = secrets.token_hex(32)
-        os.makedirs(self.run_dir(cid), mode=0o700, exist_ok=True)
-        go_r, go_w = os.pipe2(os.O_CLOEXEC)
-        builtin = (runtime or self.config.runtime) in ("minke", "minke-runtime")
-        try:
-            r = self._spawn_monitor(cid, os.path.join(self.run_dir(cid), "monitor.conf"), go_r, builtin)
-        except BaseException:
-            os.close(go_w)
-            shutil.rmtree(self.run_dir(cid), ignore_errors=True)
-            raise
-        finally:
-            os.close(go_r)
-        return EarlyMonitor(cid, r, go_w, self.run_dir(cid))
+        """``minke.containers.spawn.spawn_early`` for this store."""
+        from minke.containers.spawn import spawn_early
 
-    def _spawn_monitor(self, cid: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
-        """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie.
-        Returns the read end of its sync pipe; ``go_fd`` is the read end of the go pipe."""
-        import sys
-
-        from minke.runtime import libc
-
-        r, w = os.pipe2(os.O_CLOEXEC)
-        log = os.path.join(self.run_dir(cid), "monitor.log")
-        # -S: no site module and no .pth processing (the editable install's finder alone
-        # costs each monitor a megabyte); the package is found through PYTHONPATH.
-        # -c rather than -m: runpy and its imports would cost each monitor ~1 MB more.
-        argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])", cfg_path, str(w), str(go_fd),
-                "builtin" if builtin else "external"]
-        pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env["MINKE_MONITOR_SUBREAPER"] = "1"
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - child
-            try:
-                os.setsid()
-                if os.fork() != 0:
-                    os._exit(0)
-                # Survives execve: the container's init, orphaned when the runtime's
-                # create exits, is re-parented to the monitor, which can then wait for it.
-                libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
-                devnull = os.open(os.devnull, os.O_RDWR)
-                logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                os.dup2(devnull, 0)
-                os.dup2(devnull, 1)
-                os.dup2(logfd, 2)
-                os.set_inheritable(w, True)
-                os.set_inheritable(go_fd, True)
-                # The monitor outlives us: it keeps none of our caller's inherited fds
-                # (a shell's, a test harness's pipe would otherwise never see its end).
-                low = 3
-                for keep in sorted((w, go_fd)):
-                    os.closerange(low, keep)
-                    low = keep + 1
-                os.closerange(low, 1 << 20)
-                os.chdir("/")
-                os.execve(argv[0], argv, env)
-            finally:
-                os._exit(127)
-        os.close(w)
-        os.waitpid(pid, 0)
-        return r
+        return spawn_early(self.config.run_root, runtime or self.config.runtime)
 
     # --- called by the monitor ---------------------------------------------------------------------
     def _start_failed(self, cid: str, code: int, message: str) -> None:
@@ -1321,30 +1266,6 @@ def _match_labels(c: Container, labels: list[str]) -> bool:
         if k not in have or (eq and have[k] != v):
             return False
     return True
-
-
-class EarlyMonitor:
-    """A monitor started before its container was created (``spawn_early``)."""
-
-    def __init__(self, cid: str, sync_r: int, go_w: int, run_dir: str) -> None:
-        self.id, self.sync_r, self.go_w, self._run_dir = cid, sync_r, go_w, run_dir
-
-    def abort(self) -> None:
-        """No container after all: the monitor leaves (the go pipe closes unsaid); once
-        it is gone, its directory goes too."""
-        os.close(self.go_w)
-        _read_until_eof(self.sync_r, 10)
-        os.close(self.sync_r)
-        shutil.rmtree(self._run_dir, ignore_errors=True)
-
-
-def _read_until_eof(fd: int, timeout: float) -> None:
-    import select
-
-    end = time.monotonic() + timeout
-    while (left := end - time.monotonic()) > 0:
-        if select.select([fd], [], [], left)[0] and not os.read(fd, 4096):
-            return
 
 
 def _read_line(fd: int) -> str:

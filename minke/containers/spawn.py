@@ -1,0 +1,124 @@
+"""Starting a container's monitor: the double fork, its pipes, and starting it early.
+
+Light on purpose (``os`` only): ``run`` calls ``spawn_early`` right after parsing its
+flags, before the engine and the containers service are even imported, so the monitor's
+interpreter boots and its runtime fork warms up while the CLI resolves the image and
+creates the container (two cores do both at once).
+
+Protocol with the monitor (``minke.containers.monitor.main``): argv ``CONF SYNC_FD GO_FD
+builtin|external``; the CLI writes CONF and the bundle, then ``go`` on the go pipe; the
+monitor reports on the sync pipe (``created PID``, ``ok PID``, ``err CODE MESSAGE``).  A
+go pipe closed without ``go`` means the CLI failed: the monitor leaves having written
+nothing, and the end of file on the sync pipe tells the CLI it is gone.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def run_dir(run_root: str, cid: str) -> str:
+    return os.path.join(run_root, "containers", cid)
+
+
+def is_builtin(runtime: str) -> bool:
+    return runtime in ("minke", "minke-runtime")
+
+
+def spawn_monitor(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
+    """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie.
+    Returns the read end of its sync pipe; ``go_fd`` is the read end of the go pipe."""
+    import sys
+
+    r, w = os.pipe2(os.O_CLOEXEC)
+    log = os.path.join(rundir, "monitor.log")
+    # -S: no site module and no .pth processing (the editable install's finder alone
+    # costs each monitor a megabyte); the package is found through PYTHONPATH.
+    # -c rather than -m: runpy and its imports would cost each monitor ~1 MB more.
+    argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])",
+            cfg_path, str(w), str(go_fd), "builtin" if builtin else "external"]
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["MINKE_MONITOR_SUBREAPER"] = "1"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            # Survives execve: the container's init, orphaned when the runtime's create
+            # exits, is re-parented to the monitor, which can then wait for it.  (ctypes
+            # is imported here, in the grandchild, off the CLI's path.)
+            from minke.runtime import libc
+
+            libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)
+            os.dup2(logfd, 2)
+            os.set_inheritable(w, True)
+            os.set_inheritable(go_fd, True)
+            # The monitor outlives us: it keeps none of our caller's inherited fds (a
+            # shell's, a test harness's pipe would otherwise never see its end).
+            low = 3
+            for keep in sorted((w, go_fd)):
+                os.closerange(low, keep)
+                low = keep + 1
+            os.closerange(low, 1 << 20)
+            os.chdir("/")
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    os.close(w)
+    os.waitpid(pid, 0)
+    return r
+
+
+class EarlyMonitor:
+    """A monitor started before its container was created (``spawn_early``)."""
+
+    def __init__(self, cid: str, sync_r: int, go_w: int, rundir: str) -> None:
+        self.id, self.sync_r, self.go_w, self._run_dir = cid, sync_r, go_w, rundir
+
+    def abort(self) -> None:
+        """No container after all: the monitor leaves (the go pipe closes unsaid); once
+        it is gone, its directory goes too."""
+        import shutil
+
+        os.close(self.go_w)
+        read_until_eof(self.sync_r, 10)
+        os.close(self.sync_r)
+        shutil.rmtree(self._run_dir, ignore_errors=True)
+
+
+def spawn_early(run_root: str, runtime: str) -> EarlyMonitor:
+    """Start the monitor of a container yet to be created, under a fresh container id:
+    the caller creates the container with that id (``create(..., cid=early.id)``), then
+    ``start(..., early=early)``; a caller that fails in between calls ``early.abort()``."""
+    cid = os.urandom(32).hex()
+    rundir = run_dir(run_root, cid)
+    os.makedirs(rundir, mode=0o700, exist_ok=True)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        r = spawn_monitor(rundir, os.path.join(rundir, "monitor.conf"), go_r, is_builtin(runtime))
+    except BaseException:
+        import shutil
+
+        os.close(go_w)
+        shutil.rmtree(rundir, ignore_errors=True)
+        raise
+    finally:
+        os.close(go_r)
+    return EarlyMonitor(cid, r, go_w, rundir)
+
+
+def read_until_eof(fd: int, timeout: float) -> None:
+    import select
+    import time
+
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0] and not os.read(fd, 4096):
+            return
