@@ -41,6 +41,7 @@ def setup_exec(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workdir", default=None, help="working directory inside the container")
     p.add_argument("-u", "--user", default=None, help="username or UID (format: <name|uid>[:<group|gid>])")
     p.add_argument("--privileged", action="store_true", help="give extended privileges to the command")
+    p.add_argument("--detach-keys", default="", help="override the key sequence for detaching a container")
     p.add_argument("container")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     p.set_defaults(func=run_exec)
@@ -79,7 +80,14 @@ def run_exec(ctx, args) -> int:
                 os.close(null)
             return 0
         if args.tty:
-            return _exec_tty(rt, c.id, proc, interactive=args.interactive)
+            from minke.cli.containers import _detach_keys
+
+            keys = _detach_keys(args.detach_keys or "ctrl-p,ctrl-q")
+            code = _exec_tty(rt, c.id, proc, interactive=args.interactive, detach_keys=keys)
+            if code is None:  # detached: the process runs on (Docker's words and code)
+                ctx.err.write("read escape sequence\n")
+                return 1
+            return code
         stdin = sys.stdin.fileno() if args.interactive else os.open(os.devnull, os.O_RDONLY)
         try:
             return rt.exec(c.id, proc, stdio=(stdin, sys.stdout.fileno(), sys.stderr.fileno()))
@@ -90,9 +98,12 @@ def run_exec(ctx, args) -> int:
         return _daemon_error(ctx, e)
 
 
-def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bool = False) -> int:
+def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bool = False,
+              detach_keys: bytes = b"") -> int | None:
     """Run with a terminal: the runtime hands the pty master over a console socket (both
-    runc and minke-runtime do); we copy between it and our stdio until the process ends."""
+    runc and minke-runtime do); we copy between it and our stdio until the process ends.
+    The pty takes our terminal's size, and follows it (SIGWINCH).  With ``interactive``,
+    ``detach_keys`` typed leave the process running and return None."""
     import select
     import socket
     import tempfile
@@ -152,6 +163,8 @@ def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bo
 
             old = termios.tcgetattr(0)
             tty.setraw(0)
+        old_winch = _follow_size(fd)
+        matched = 0
         try:
             fds = [fd] + ([0] if interactive else [])
             while True:
@@ -168,9 +181,20 @@ def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bo
                     data = os.read(0, 65536)
                     if not data:
                         fds.remove(0)
-                    else:
-                        os.write(fd, data)
+                        continue
+                    for i, b in enumerate(data if detach_keys else b""):
+                        matched = matched + 1 if b == detach_keys[matched] else (1 if b == detach_keys[0] else 0)
+                        if matched == len(detach_keys):
+                            if i + 1 > len(detach_keys):
+                                os.write(fd, data[: i + 1 - len(detach_keys)])
+                            _hold_pty(fd)
+                            return None
+                    os.write(fd, data)
         finally:
+            if old_winch is not None:
+                import signal
+
+                signal.signal(signal.SIGWINCH, old_winch)
             if old is not None:
                 import termios
 
@@ -183,6 +207,61 @@ def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bo
         import shutil
 
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _follow_size(master: int):
+    """Give the pty our terminal's size now and on every SIGWINCH; the previous handler
+    (to put back), or None when we have no terminal."""
+    import fcntl
+    import signal
+    import struct
+    import termios
+
+    term = next((f for f in (0, 1, 2) if os.isatty(f)), None)
+    if term is None:
+        return None
+
+    def apply(*_a) -> None:
+        try:
+            size = fcntl.ioctl(term, termios.TIOCGWINSZ, b"\0" * 8)
+            rows, cols = struct.unpack("HHHH", size)[:2]
+            if rows and cols:
+                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        except OSError:
+            pass
+
+    apply()
+    return signal.signal(signal.SIGWINCH, apply)
+
+
+def _hold_pty(master: int) -> None:
+    """After a detach: keep the process's terminal open in a child of ours, in its own
+    session with no stdio, reading (and dropping) its output until it exits.  Closing the
+    master would hang the terminal up and kill the process (there is no daemon to hold
+    it, as Docker's has)."""
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)  # the middle child, which exits at once
+        return
+    try:  # pragma: no cover - child
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        os.closerange(3, master)
+        os.closerange(master + 1, 1 << 16)
+        if os.fork():  # not a child of the CLI's caller's: re-parented to init
+            os._exit(0)
+        while True:
+            try:
+                if not os.read(master, 65536):
+                    break
+            except InterruptedError:
+                continue
+            except OSError:  # EIO: the last process on the terminal is gone
+                break
+    finally:
+        os._exit(0)
 
 
 def _wait_exit(pid: int) -> int:
@@ -473,3 +552,146 @@ def run_export(ctx, args) -> int:
             os.unlink(args.output + ".tmp")
         return _daemon_error(ctx, e)
     return 0
+
+
+# --- update ------------------------------------------------------------------------------------------
+
+
+def setup_update(p: argparse.ArgumentParser) -> None:
+    p.add_argument("containers", nargs="+")
+    p.add_argument("-m", "--memory", default=None, help="memory limit")
+    p.add_argument("--memory-reservation", default=None, help="memory soft limit")
+    p.add_argument("--memory-swap", default=None, help="swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    p.add_argument("--cpus", default=None, help="number of CPUs")
+    p.add_argument("-c", "--cpu-shares", type=int, default=None, help="CPU shares (relative weight)")
+    p.add_argument("--cpu-period", type=int, default=None, help="limit CPU CFS (Completely Fair Scheduler) period")
+    p.add_argument("--cpu-quota", type=int, default=None, help="limit CPU CFS (Completely Fair Scheduler) quota")
+    p.add_argument("--cpuset-cpus", default=None, help="CPUs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--cpuset-mems", default=None, help="MEMs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--pids-limit", type=int, default=None, help="tune container pids limit (set -1 for unlimited)")
+    p.add_argument("--blkio-weight", type=int, default=None, help="block IO (relative weight), between 10 and 1000, or 0 to disable")
+    p.add_argument("--restart", default=None, help="restart policy to apply when a container exits")
+    p.set_defaults(func=run_update)
+
+
+def update_changes(args) -> dict:
+    """Docker's update body from the flags (only those given); InvalidArgument on a bad value."""
+    from minke.containers import options as o
+
+    ch: dict = {}
+    if args.memory is not None:
+        ch["Memory"] = o.flag_size("-m, --memory", args.memory)
+    if args.memory_reservation is not None:
+        ch["MemoryReservation"] = o.flag_size("--memory-reservation", args.memory_reservation)
+    if args.memory_swap is not None:
+        ch["MemorySwap"] = o.flag_size("--memory-swap", args.memory_swap, allow_minus_one=True)
+    if args.cpus is not None:
+        ch["NanoCpus"] = o.parse_cpus(args.cpus)
+    for key, value in (("CpuShares", args.cpu_shares), ("CpuPeriod", args.cpu_period), ("CpuQuota", args.cpu_quota),
+                       ("BlkioWeight", args.blkio_weight), ("CpusetCpus", args.cpuset_cpus),
+                       ("CpusetMems", args.cpuset_mems)):  # fmt: skip
+        if value is not None:
+            ch[key] = value
+    # Docker's CLI: --pids-limit 0 is "not given".
+    if args.pids_limit:
+        ch["PidsLimit"] = args.pids_limit
+    if args.restart:
+        ch["RestartPolicy"] = o.parse_restart(args.restart)
+    return ch
+
+
+def run_update(ctx, args) -> int:
+    from minke.containers.update import update
+
+    given = [v for k, v in vars(args).items() if k not in ("containers", "func") and v is not None]
+    if not given:
+        ctx.err.write("you must provide one or more flags when using this command\n")
+        return 1
+    try:
+        changes = update_changes(args)
+    except MinkeError as e:
+        # A bad flag value is a usage error (Docker's CLI: 125).
+        ctx.err.write(f"{e}\nSee 'minke update --help'.\n")
+        return 125
+
+    def one(ref):
+        update(ctx.engine.containers, ref, changes)
+        ctx.out.write(ref + "\n")
+
+    return _each(ctx, args.containers, one)
+
+
+# --- attach ------------------------------------------------------------------------------------------
+
+
+def setup_attach(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
+    p.add_argument("--sig-proxy", nargs="?", const="true", default="true", choices=["true", "false"],
+                   help="proxy all received signals to the process")
+    p.add_argument("--detach-keys", default="", help="override the key sequence for detaching a container")
+    p.add_argument("container")
+    p.set_defaults(func=run_attach)
+
+
+def _attach_refusal(c) -> str | None:
+    """Docker's refusal to attach to a container that is not running, or None."""
+    from minke.containers.state import Status
+
+    if c.status is Status.PAUSED:
+        return "You cannot attach to a paused container, unpause it first"
+    if c.status is Status.RESTARTING:
+        return "You cannot attach to a restarting container, wait until it is running"
+    if c.status is not Status.RUNNING:
+        return "You cannot attach to a stopped container, start it first"
+    return None
+
+
+def run_attach(ctx, args) -> int:
+    """Attach our stdio to a running container's monitor, as many clients at once as like;
+    the detach keys (tty with stdin only, as Docker) leave it running: 'read escape
+    sequence', exit 1; otherwise the container's exit code once it exits."""
+    from minke.cli.containers import _detach_keys, _pump
+
+    svc = ctx.engine.containers
+    try:
+        c = svc.get(args.container)
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    refusal = _attach_refusal(c)
+    if refusal:
+        ctx.err.write(refusal + "\n")
+        return 1
+    tty = bool(c.config.get("Tty"))
+    stdin = not args.no_stdin and bool(c.config.get("OpenStdin"))
+    if stdin and tty and not os.isatty(0):
+        ctx.err.write("the input device is not a TTY\n")
+        return 1
+    keys = _detach_keys(args.detach_keys or "ctrl-p,ctrl-q")
+    try:
+        session = svc.attach(c.id, stdin=stdin, stdout=True, stderr=True)
+    except MinkeError as e:
+        return _daemon_error(ctx, e)
+    # Docker checks again once connected: a container that stopped meanwhile would leave
+    # the client waiting for output that never comes.
+    now = svc.find(c.id)
+    refusal = _attach_refusal(now) if now is not None else "You cannot attach to a stopped container, start it first"
+    if refusal:
+        session.close()
+        ctx.err.write(refusal + "\n")
+        return 1
+    if tty:
+        # One size off first, then the real one (in _pump): a full-screen program redraws
+        # for the newcomer, as Docker's attach makes it.
+        try:
+            size = os.get_terminal_size(sys.stdout.fileno())
+            session.resize(size.lines + 1, size.columns + 1)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def detached() -> int:
+        ctx.err.write("read escape sequence\n")
+        return 1
+
+    return _pump(ctx, svc, c, session, stdin=stdin, tty=tty, sig_proxy=args.sig_proxy == "true" and not tty,
+                 detach_keys=keys, on_detach=detached,
+                 eof_closes_stdin=bool(c.config.get("StdinOnce")) and not tty)

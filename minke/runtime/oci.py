@@ -66,6 +66,10 @@ class OCIRuntime(Protocol):
 
     def resume(self, id: str) -> None: ...
 
+    def update(self, id: str, resources: dict) -> None:
+        """Change the container's cgroup limits (an OCI ``linux.resources`` object; what it
+        leaves out, or sets to 0, stays as it is)."""
+
 
 def _error(message: str) -> MinkeError:
     """The error class for a runtime's one-line complaint (runc's and ours)."""
@@ -172,6 +176,15 @@ class CommandRuntime:
 
     def resume(self, id) -> None:
         self._run("resume", id)
+
+    def update(self, id, resources) -> None:
+        # runc's -r FILE (every runc-compatible runtime has it); "-" would need our stdin.
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(resources, f)
+            f.flush()
+            self._run("update", "--resources", f.name, id)
 
 
 def builtin_binary() -> str:
