@@ -550,10 +550,11 @@ class Monitor:
         """The runtime's delete after the init exited: the built-in runtime's easy case
         in-process (no fork, no import of the runtime), else its delete command."""
         root = self.cfg.get("runtime_builtin")
-        if root:
+        if root and self.exit_status is not None:
             from minke.runtime.state import remove_stopped
 
-            if remove_stopped(root, self.id):
+            # We reaped the init, and the engine writes no hooks into its configs.
+            if remove_stopped(root, self.id, self.cfg.get("cgroup_path") or ""):
                 return
         self.runtime("delete", "--force", self.id, check_output=True)
 
@@ -1001,14 +1002,17 @@ def record_exit(cfg: dict, cid: str, code: int, oom: bool, started: float, resta
     """Write the exit into the row with sqlite3 alone (the engine is not needed on this
     path, and importing it would delay ``run``'s exit); return what the policy needs, or
     None when the row is gone."""
-    import json
     import sqlite3
 
     conn = sqlite3.connect(cfg["db_path"], timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT status, host_config, stopped_by_user FROM containers WHERE id = ?", (cid,)).fetchone()
+        # SQLite reads the JSON: Python's json would cost this path the import of re.
+        row = conn.execute(
+            "SELECT status, stopped_by_user, json_extract(host_config, '$.RestartPolicy.Name'),"
+            " json_extract(host_config, '$.RestartPolicy.MaximumRetryCount'), json_extract(host_config, '$.AutoRemove')"
+            " FROM containers WHERE id = ?", (cid,)).fetchone()
         if row is not None and row[0] != "removing":
             conn.execute(
                 "UPDATE containers SET status = 'exited', exit_code = ?, finished_at = ?, oom_killed = ?, pid = 0,"
@@ -1024,8 +1028,8 @@ def record_exit(cfg: dict, cid: str, code: int, oom: bool, started: float, resta
         pass
     if row is None:
         return None
-    hc = json.loads(row[1])
-    return {"status": row[0], "policy": hc.get("RestartPolicy") or {}, "auto_remove": bool(hc.get("AutoRemove")), "stopped": bool(row[2])}
+    policy = {"Name": row[2] or "", "MaximumRetryCount": row[3] or 0}
+    return {"status": row[0], "policy": policy, "auto_remove": bool(row[4]), "stopped": bool(row[1])}
 
 
 def wants_restart(info: dict, code: int, restart_count: int) -> bool:

@@ -9,12 +9,13 @@ Status is derived, never stored, as runc does: no live init (or a different proc
 that pid, told apart by the start time in /proc/<pid>/stat) -> stopped; the exec fifo still
 there -> created; marked paused -> paused; otherwise running.
 
-This module is on the hot path of every command: it imports only json and os.
+This module is on the hot path of every command: it imports only os (json where a state
+file is read or written: its decoder pulls in re, which the monitor's exit path does
+without).
 """
 
 from __future__ import annotations
 
-import json
 import os
 
 from minke.errors import AlreadyExists, InvalidArgument, NotFound
@@ -51,6 +52,8 @@ def reserve(root: str, container_id: str) -> str:
 
 def load(root: str, container_id: str) -> dict:
     """The recorded state of a container; NotFound when there is none."""
+    import json
+
     path = os.path.join(container_dir(root, container_id), "state.json")
     try:
         with open(path, "rb") as f:
@@ -63,6 +66,8 @@ def load(root: str, container_id: str) -> dict:
 
 def save(root: str, st: dict) -> None:
     """Write state.json atomically (temp file, then rename)."""
+    import json
+
     d = container_dir(root, st["id"])
     tmp = os.path.join(d, ".state.json.tmp")
     with open(tmp, "w") as f:
@@ -123,18 +128,22 @@ def oci_state(root: str, st: dict) -> dict:
     }
 
 
-def remove_stopped(root: str, container_id: str) -> bool:
+def remove_stopped(root: str, container_id: str, cgroups_path: str | None = None) -> bool:
     """``delete`` of a stopped container without the runtime's imports, for the monitor
     on the exit path of a foreground ``run``.  Only the easy case: the init is gone, the
     config has no poststop hooks and every cgroup directory can be removed (rmdir fails
-    while a process is left).  False means "not done": the caller runs the full delete."""
-    try:
-        st = load(root, container_id)
-    except NotFound:
-        return True
-    if alive(st) or (st.get("config", {}).get("hooks") or {}).get("poststop"):
-        return False
-    rel = (st.get("cgroups_path") or "").strip("/")
+    while a process is left).  False means "not done": the caller runs the full delete.
+    A caller that reaped the init itself and wrote a config without hooks passes the
+    ``cgroups_path`` it gave: the state file is then not even read."""
+    if cgroups_path is None:
+        try:
+            st = load(root, container_id)
+        except NotFound:
+            return True
+        if alive(st) or (st.get("config", {}).get("hooks") or {}).get("poststop"):
+            return False
+        cgroups_path = st.get("cgroups_path") or ""
+    rel = cgroups_path.strip("/")
     if rel:
         try:
             hierarchies = ["", *os.listdir("/sys/fs/cgroup")]
