@@ -68,6 +68,11 @@ def run_exec(ctx, args) -> int:
         svc = ctx.engine.containers
         c, proc = prepare(svc, args.container, opts)
         rt = runtime_for(svc, c)
+        if args.tty:
+            size = _terminal_size()
+            if size:
+                # The pty is made with our size: a process may ask before we could set it.
+                proc["consoleSize"] = {"height": size[0], "width": size[1]}
         for s in (ctx.out, ctx.err):
             s.flush()
         if args.detach:
@@ -209,6 +214,18 @@ def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bo
         shutil.rmtree(d, ignore_errors=True)
 
 
+def _terminal_size() -> tuple[int, int] | None:
+    """(rows, columns) of the first of our stdio that is a terminal with a size."""
+    for f in (1, 0, 2):
+        try:
+            size = os.get_terminal_size(f)
+        except OSError:
+            continue
+        if size.lines and size.columns:
+            return size.lines, size.columns
+    return None
+
+
 def _follow_size(master: int):
     """Give the pty our terminal's size now and on every SIGWINCH; the previous handler
     (to put back), or None when we have no terminal."""
@@ -217,18 +234,16 @@ def _follow_size(master: int):
     import struct
     import termios
 
-    term = next((f for f in (0, 1, 2) if os.isatty(f)), None)
-    if term is None:
+    if _terminal_size() is None:
         return None
 
     def apply(*_a) -> None:
-        try:
-            size = fcntl.ioctl(term, termios.TIOCGWINSZ, b"\0" * 8)
-            rows, cols = struct.unpack("HHHH", size)[:2]
-            if rows and cols:
-                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        except OSError:
-            pass
+        size = _terminal_size()
+        if size:
+            try:
+                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+            except OSError:
+                pass
 
     apply()
     return signal.signal(signal.SIGWINCH, apply)
