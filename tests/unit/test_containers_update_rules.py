@@ -89,3 +89,18 @@ def test_runtime_gets_the_touched_sections_from_the_merged_config():
     assert linux_resources({"CpuPeriod": 50000, "CpuQuota": 20000}, {"CpuQuota": 20000}) == {
         "cpu": {"period": 50000, "quota": 20000}}
     assert linux_resources(hc, {"RestartPolicy": {"Name": "always"}}) == {}
+
+
+@pytest.mark.parametrize("hc", [
+    {"Memory": 64 << 20, "MemorySwap": 0, "MemoryReservation": 32 << 20, "NanoCpus": 10**9, "CpuShares": 512,
+     "CpusetCpus": "0", "CpusetMems": "0", "PidsLimit": 42},
+    {"Memory": 64 << 20, "MemorySwap": -1, "CpuPeriod": 50000, "CpuQuota": 20000, "PidsLimit": -1},
+])  # fmt: skip
+def test_update_writes_what_the_next_start_would(hc):
+    """A running container updated gets the limits a start with the same HostConfig gets."""
+    from minke.containers.spec import SpecInputs, build_spec, make_config
+
+    spec = build_spec(make_config({"Cmd": ["true"]}, image="img"), hc,
+                      SpecInputs(container_id="c" * 64, rootfs="/r", container_dir="/c", passwd="", group=""))
+    expected = {k: v for k, v in spec["linux"]["resources"].items() if k != "devices"}
+    assert linux_resources(hc, {k: 1 for k in ("Memory", "CpuShares", "PidsLimit")}) == expected
