@@ -641,8 +641,7 @@ def run_update(ctx, args) -> int:
 
 def setup_attach(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
-    p.add_argument("--sig-proxy", nargs="?", const="true", default="true", choices=["true", "false"],
-                   help="proxy all received signals to the process")
+    p.add_argument("--sig-proxy", default="true", choices=["true", "false"], help="proxy all received signals to the process")
     p.add_argument("--detach-keys", default="", help="override the key sequence for detaching a container")
     p.add_argument("container")
     p.set_defaults(func=run_attach)
