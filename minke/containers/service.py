@@ -305,9 +305,36 @@ class ContainerService:
             )
             return Container.from_row(self.db.query_one("SELECT * FROM containers WHERE id = ?", (c.id,)))
 
+    def _builtin_runtime(self, c: Container) -> Any | None:
+        """The built-in runtime's ``Runtime`` for this container, or None for another
+        runtime.  Its kill, delete, pause and resume are called in-process: the same
+        functions its command runs, without a new interpreter (~60 ms a call)."""
+        if (c.runtime or self.config.runtime) not in ("minke", "minke-runtime"):
+            return None
+        from minke.runtime.container import Runtime
+
+        return Runtime(os.path.join(self.config.run_root, "runtime", "minke"), warn=lambda _m: None)
+
     def _runtime_quiet(self, c: Container, *args: str) -> int:
         import subprocess
 
+        rt = self._builtin_runtime(c)
+        if rt is not None:
+            from minke.runtime.container import parse_signal
+
+            cmd, rest = args[0], args[1:]
+            try:
+                if cmd == "kill":
+                    rt.kill(rest[0], parse_signal(rest[1]))
+                elif cmd == "delete":
+                    rt.delete(rest[-1], force="--force" in rest)
+                elif cmd == "resume":
+                    rt.resume(rest[0])
+                else:
+                    raise ValueError(f"runtime command {cmd!r}")
+            except (MinkeError, OSError):
+                return 1
+            return 0
         try:
             argv = self.runtime_argv(c.runtime)
         except Unavailable:
@@ -823,14 +850,24 @@ class ContainerService:
     def _signal(self, c: Container, sig: int) -> None:
         import subprocess
 
-        res = subprocess.run(self.runtime_argv(c.runtime) + ["kill", c.id, str(sig)], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        rt = self._builtin_runtime(c)
+        if rt is not None:
+            error = ""
+            try:
+                rt.kill(c.id, sig)
+            except (MinkeError, OSError) as e:
+                error = str(e) or "runtime kill failed"
+        else:
+            res = subprocess.run(self.runtime_argv(c.runtime) + ["kill", c.id, str(sig)], stdin=subprocess.DEVNULL,
+                                 capture_output=True, text=True)
+            error = "" if res.returncode == 0 else (res.stderr.strip().splitlines() or ["runtime kill failed"])[-1]
         if c.status is Status.PAUSED:  # a frozen process gets the signal once thawed (Docker)
             self._runtime_quiet(c, "resume", c.id)
-        if res.returncode != 0:
+        if error:
             # The container may have exited between our read and the kill.
             now = self.get(c.id)
             if now.status is Status.RUNNING:
-                raise MinkeError(f"cannot kill container {c.short_id}: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else 'runtime kill failed'}")
+                raise MinkeError(f"cannot kill container {c.short_id}: {error}")
 
     def _wait_not_running(self, cid: str, timeout: float | None) -> bool:
         end = None if timeout is None else time.monotonic() + timeout
