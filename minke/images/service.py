@@ -268,11 +268,14 @@ class ImageService:
                 if old:
                     moved.append((name, old))
             for name in repo_digests:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
-                    (name, image_id),
-                )
+                self.add_repo_digest(name, image_id)
         return image_id, moved
+
+    def add_repo_digest(self, name: str, image_id: str) -> None:
+        """Record ``name@sha256:...`` (a digest the image has in a registry) for the image;
+        a digest recorded for another image moves to this one."""
+        with self.db.transaction():
+            self.db.execute("INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)", (name, image_id))
 
     # --- removing --------------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> list[dict[str, str]]:

@@ -132,9 +132,7 @@ class RegistryService:
                          blobs=self.blobs, config=self.registry_config(), credentials=self.credentials(),
                          progress=progress, mount_from=mount_from, chunk_size=chunk_size,
                          tls_verify=tls_verify)
-        with self.db.transaction():
-            self.db.execute("INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
-                            (f"{ref.name}@{digest}", image.id))
+        self.images.add_repo_digest(f"{ref.name}@{digest}", image.id)
         if quiet:
             out.write(f"{ref.familiar()}\n")
         return digest
