@@ -134,7 +134,7 @@ def test_update_restart_policy(minke):
     _wait_for(lambda: minke.inspect("rs")["RestartCount"] == 2 and not minke.inspect("rs")["State"]["Running"],
               timeout=20, what="two restarts")
     assert minke.inspect("rs")["State"]["ExitCode"] == 3
-    minke.ok("run", "-d", "--rm", "--network", "none", "--name", "gone", "busybox", "sleep", "300")
+    minke.ok("create", "--rm", "--network", "none", "--name", "gone", "busybox", "true")
     r = minke("update", "--restart", "always", "gone")
     assert r.returncode == 1 and "Restart policy cannot be updated because AutoRemove is enabled" in r.stderr
 
