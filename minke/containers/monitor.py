@@ -110,16 +110,7 @@ def spawn(argv: list[str], *, stdin=None, stdout=None, stderr=None, capture: boo
         os.close(devnull)
         if capture:
             os.close(err_w)
-    text = ""
-    if err_r is not None:
-        chunks = []
-        while True:
-            b = os.read(err_r, 65536)
-            if not b:
-                break
-            chunks.append(b)
-        os.close(err_r)
-        text = b"".join(chunks).decode(errors="replace")
+    text = read_all(err_r) if err_r is not None else ""
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -935,19 +926,9 @@ def remove_cgroups(cgroup_path: str) -> None:
     """Best effort: rmdir the container's cgroup in every hierarchy.  A runtime should do
     this itself when its create fails; not all do, and rmdir of a cgroup with processes
     in it fails harmlessly (EBUSY)."""
-    rel = cgroup_path.strip("/")
-    if not rel:
-        return
-    try:
-        hierarchies = os.listdir("/sys/fs/cgroup")
-    except OSError:
-        return
-    for h in ["", *hierarchies]:
-        path = os.path.join("/sys/fs/cgroup", h, rel)
-        try:
-            os.rmdir(path)
-        except OSError:
-            pass
+    from minke.runtime.state import rmdir_cgroup
+
+    rmdir_cgroup(cgroup_path)
 
 
 def _after_failed_start(mon: Monitor, e: _StartError) -> None:

@@ -128,7 +128,8 @@ def oci_state(root: str, st: dict) -> dict:
     }
 
 
-def remove_stopped(root: str, container_id: str, cgroups_path: str | None = None) -> bool:
+def remove_stopped(root: str, container_id: str, cgroups_path: str | None = None,
+                   cgroup_root: str = "/sys/fs/cgroup") -> bool:
     """``delete`` of a stopped container without the runtime's imports, for the monitor
     on the exit path of a foreground ``run``.  Only the easy case: the init is gone, the
     config has no poststop hooks and every cgroup directory can be removed (rmdir fails
@@ -143,22 +144,8 @@ def remove_stopped(root: str, container_id: str, cgroups_path: str | None = None
         if alive(st) or (st.get("config", {}).get("hooks") or {}).get("poststop"):
             return False
         cgroups_path = st.get("cgroups_path") or ""
-    rel = cgroups_path.strip("/")
-    if rel:
-        try:
-            hierarchies = ["", *os.listdir("/sys/fs/cgroup")]
-        except OSError:
-            hierarchies = []
-        for h in hierarchies:
-            path = os.path.join("/sys/fs/cgroup", h, rel)
-            try:
-                os.rmdir(path)
-            except FileNotFoundError:
-                pass
-            except NotADirectoryError:
-                pass  # a file directly under /sys/fs/cgroup (v2's cgroup.procs ...)
-            except OSError:
-                return False
+    if not rmdir_cgroup(cgroups_path, cgroup_root):
+        return False
     d = os.path.join(root, container_id)
     try:
         names = os.listdir(d)
@@ -176,3 +163,25 @@ def remove_stopped(root: str, container_id: str, cgroups_path: str | None = None
     except FileNotFoundError:
         pass
     return True
+
+
+def rmdir_cgroup(cgroups_path: str, cgroup_root: str = "/sys/fs/cgroup") -> bool:
+    """rmdir a container's (leaf) cgroup in every hierarchy, v1 and v2 alike: the cheap
+    removal, for a cgroup the runtime made and no process is left in.  False when one
+    could not be removed (EBUSY: processes in it, or sub-cgroups); what could, is gone."""
+    rel = cgroups_path.strip("/")
+    if not rel:
+        return True
+    try:
+        hierarchies = ["", *os.listdir(cgroup_root)]
+    except OSError:
+        return True
+    ok = True
+    for h in hierarchies:
+        try:
+            os.rmdir(os.path.join(cgroup_root, h, rel))
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # not in this hierarchy; or a file directly under /sys/fs/cgroup (v2)
+        except OSError:
+            ok = False
+    return ok
