@@ -1043,7 +1043,11 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, sta
     # gone before it mounts again; `rm` unmounts too (both idempotent).
     mon.send_exit(code)
     unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
-    if info is not None and info["auto_remove"]:
+    if info is not None and info["status"] == "removing":
+        # `rm -f` killed it and holds the container's lock until we are gone: it removes
+        # the container, network and all (taking the lock here would wait on it).
+        pass
+    elif info is not None and info["auto_remove"]:
         _engine_service(mon.cfg)._auto_remove(mon.id)  # the network too
     elif mon.cfg.get("network_teardown"):
         # After the exit code: the engine's import is paid off the client's path.

@@ -57,3 +57,15 @@ def test_run_attached_and_detached_start_the_same(minke):
     assert minke.ok("logs", cid) == "bg\n"
     r = minke("start", "-a", cid)
     assert (r.returncode, r.stdout) == (0, "bg\n"), r.stderr
+
+
+def test_rm_f_of_a_running_rm_container_does_not_wait_for_the_monitor(minke):
+    # The monitor of a --rm container used to take the container's lock for its own
+    # removal while `rm -f` held it waiting for the monitor: a 10 s stand-off.
+    import time
+
+    cid = minke.ok("run", "-d", "--rm", "--network", "none", "busybox", "sleep", "60").strip()
+    t = time.monotonic()
+    minke.ok("rm", "-f", cid)
+    assert time.monotonic() - t < 5
+    assert minke.ids() == []
