@@ -1036,6 +1036,8 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, sta
     mon.delete_stopped()
     info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
     if info is not None and wants_restart(info, code, restart_count):
+        # Docker's attach (and a foreground run) ends at the exit, restarted or not.
+        mon.send_exit(code)
         unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
         return _engine_service(mon.cfg)._restart_after_exit(mon.id, restart_count, ran_for, _restart_delay)
     # The exit code first: unmounting needs the snapshots package, whose import costs a

@@ -69,3 +69,14 @@ def test_rm_f_of_a_running_rm_container_does_not_wait_for_the_monitor(minke):
     minke.ok("rm", "-f", cid)
     assert time.monotonic() - t < 5
     assert minke.ids() == []
+
+
+def test_an_attached_run_ends_at_the_first_exit_even_when_it_restarts(minke):
+    # Docker's attach ends at the exit; the restart goes on in the background.
+    r = minke("run", "--name", "again", "--restart", "on-failure:1", "--network", "none", "busybox", "sh", "-c",
+              "echo go; exit 3", timeout=30)
+    minke.seen.update(minke.ids())
+    assert (r.returncode, r.stdout) == (3, "go\n"), r.stderr
+    _lifecycle._wait_for(lambda: minke.inspect("again")["RestartCount"] == 1
+                         and minke.inspect("again")["State"]["Status"] == "exited", timeout=20, what="the restart")
+    assert minke.ok("logs", "again") == "go\ngo\n"
