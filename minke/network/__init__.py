@@ -7,8 +7,8 @@ Modules, each usable alone:
 - ``ipam``     address allocation per network in SQLite (``BEGIN IMMEDIATE`` serialises
                concurrent ``minke run``; ``UNIQUE(network_id, ip)`` is the backstop)
 - ``netns``    persistent network namespaces bound to a file under the run dir
-- ``netlink``  bridge / veth / address / route / MTU / MAC through pyroute2 (imported
-               inside the functions: never on the hot path of ``--network none|host``)
+- ``netlink``  bridge / veth / address / route / MTU / MAC, through ``rtnl`` (a minimal
+               rtnetlink client on a raw socket; pyroute2 only for conntrack flushes)
 - ``iptables`` NAT, publishing and forwarding rules in minke's own chains
 - ``dns``      the per-network resolver (packet codec + server process)
 - ``service``  NetworkService: ``network create/ls/inspect/rm/prune/connect/disconnect``

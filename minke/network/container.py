@@ -1,7 +1,7 @@
 """Glue for the containers package: from Docker's HostConfig to a network plan, from a
 ``ContainerNetwork`` to the OCI spec, the container's resolv.conf / hosts, and Docker's
 ``NetworkSettings``.  Pure functions; importing this module loads neither the service nor
-pyroute2, so ``--network none|host`` stay off the netlink path.
+netlink, so ``--network none|host`` stay off the netlink path.
 
 The hook, in the order ``start`` runs it::
 

@@ -1,7 +1,7 @@
-"""Links, addresses and routes through netlink (pyroute2).
+"""Links, addresses and routes through netlink (``minke.network.rtnl``, a few structs
+over a raw socket: pyroute2's import alone would cost every ``run`` ~185 ms).
 
-pyroute2 is imported inside the functions: ``minke run --network none|host`` never loads
-it.  Functions act on the caller's network namespace, except ``configure_in_netns``,
+Nothing here is imported by ``minke run --network none|host``.  Functions act on the caller's network namespace, except ``configure_in_netns``,
 which runs in a short-lived thread that ``setns`` into the target namespace first:
 ``setns`` moves only the calling thread, so the engine's other threads (and every socket
 they open later) stay in the host's namespace.
@@ -9,9 +9,8 @@ they open later) stay in the host's namespace.
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,26 +30,23 @@ class InterfaceConfig:
     mtu: int = 1500
 
 
-@contextmanager
-def _ipr() -> Iterator[Any]:
-    from pyroute2 import IPRoute
+def _rtnl() -> Any:
+    from minke.network.rtnl import Rtnl
 
-    ipr = IPRoute()
-    try:
-        yield ipr
-    finally:
-        ipr.close()
+    return Rtnl()
 
 
-def _index(ipr: Any, name: str) -> int:
-    found = ipr.link_lookup(ifname=name)
-    if not found:
+def _index(name: str) -> int:
+    from minke.network.rtnl import index_of
+
+    idx = index_of(name)
+    if not idx:
         raise NotFound(f"no such link: {name}")
-    return int(found[0])
+    return idx
 
 
 def _err(what: str, e: Exception) -> MinkeError:
-    return MinkeError(f"{what}: {getattr(e, 'args', [e])[-1] if getattr(e, 'args', None) else e}")
+    return MinkeError(f"{what}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
 
 
 def link_exists(name: str) -> bool:
@@ -69,39 +65,38 @@ def create_bridge(name: str, address: str, prefixlen: int, mtu: int = 1500) -> N
     """A bridge with ``address/prefixlen`` on it, up.  An existing bridge of that name is
     reused when it already holds the address (a second engine root, a crash)."""
     check_ifname(name)
-    with _ipr() as ipr:
-        if ipr.link_lookup(ifname=name):
-            idx = _index(ipr, name)
-            link = ipr.get_links(idx)[0]
-            info = link.get_attr("IFLA_LINKINFO")
-            kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-            if kind != "bridge":
+    with _rtnl() as nl:
+        if link_exists(name):
+            if not os.path.isdir(f"/sys/class/net/{name}/bridge"):
                 raise AlreadyExists(f"link {name} already exists and is not a bridge")
         else:
             try:
-                ipr.link("add", ifname=name, kind="bridge")
-            except Exception as e:
+                nl.link_add(name, "bridge")
+            except OSError as e:
                 raise _err(f"cannot create bridge {name}", e) from None
-            idx = _index(ipr, name)
+        idx = _index(name)
         try:
-            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx, family=2)}
-            if (address, prefixlen) not in have:
-                ipr.addr("add", index=idx, address=address, prefixlen=prefixlen)
-            ipr.link("set", index=idx, mtu=mtu, state="up")
-        except Exception as e:
+            try:
+                nl.addr_add(idx, address, prefixlen)
+            except FileExistsError:
+                pass  # it holds the address already
+            nl.link_set(idx, up=True, mtu=mtu)
+        except OSError as e:
             raise _err(f"cannot configure bridge {name}", e) from None
 
 
 def delete_link(name: str) -> bool:
     """Remove a link (a veth takes its peer with it); False when it was not there."""
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
-            return False
+    from minke.network.rtnl import index_of
+
+    idx = index_of(name)
+    if not idx:
+        return False
+    with _rtnl() as nl:
         try:
-            ipr.link("del", index=found[0])
-        except Exception as e:
-            if "No such device" in str(e):
+            nl.link_del(idx)
+        except OSError as e:
+            if e.errno == errno.ENODEV:
                 return False
             raise _err(f"cannot delete link {name}", e) from None
         return True
@@ -113,28 +108,26 @@ def create_veth(host_name: str, peer_name: str, bridge: str, mtu: int = 1500, ne
     netlink socket for all of it."""
     check_ifname(host_name)
     check_ifname(peer_name)
-    with _ipr() as ipr:
-        br = _index(ipr, bridge)
+    br = _index(bridge)
+    with _rtnl() as nl:
         try:
-            ipr.link("add", ifname=host_name, kind="veth", peer=peer_name)
-        except Exception as e:
+            nl.veth_add(host_name, peer_name, mtu=mtu)
+        except OSError as e:
             raise _err(f"cannot create veth {host_name}", e) from None
         try:
-            idx = _index(ipr, host_name)
-            ipr.link("set", index=idx, master=br, mtu=mtu)
-            ipr.link("set", index=_index(ipr, peer_name), mtu=mtu)
-            ipr.link("set", index=idx, state="up")
+            idx = _index(host_name)
+            nl.link_set(idx, up=True, master=br)
             if netns_path:
                 fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    ipr.link("set", index=_index(ipr, peer_name), net_ns_fd=fd)
+                    nl.link_set(_index(peer_name), net_ns_fd=fd)
                 finally:
                     os.close(fd)
-        except Exception as e:
+        except (OSError, MinkeError) as e:
             try:
-                ipr.link("del", ifname=host_name)
-            except Exception:  # noqa: BLE001 - best effort on the error path
-                pass
+                nl.link_del(_index(host_name))
+            except (OSError, MinkeError):
+                pass  # best effort on the error path
             raise _err(f"cannot set up veth {host_name}", e) from None
 
 
@@ -142,35 +135,30 @@ def move_to_netns(ifname: str, netns_path: str) -> None:
     """Move a link into the namespace named by a file (/proc/PID/ns/net or a kept one)."""
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with _ipr() as ipr:
+        idx = _index(ifname)
+        with _rtnl() as nl:
             try:
-                ipr.link("set", index=_index(ipr, ifname), net_ns_fd=fd)
-            except NotFound:
-                raise
-            except Exception as e:
+                nl.link_set(idx, net_ns_fd=fd)
+            except OSError as e:
                 raise _err(f"cannot move {ifname} into {netns_path}", e) from None
     finally:
         os.close(fd)
 
 
 def _configure_here(cfg: InterfaceConfig | None, loopback: bool) -> None:
-    with _ipr() as ipr:
+    with _rtnl() as nl:
         if loopback:
-            ipr.link("set", index=_index(ipr, "lo"), state="up")
+            nl.link_set(_index("lo"), up=True)
         if cfg is None:
             return
-        idx = _index(ipr, cfg.ifname)
-        ipr.link("set", index=idx, state="down")
-        kw: dict[str, Any] = {"mtu": cfg.mtu}
-        if cfg.name != cfg.ifname:
-            kw["ifname"] = cfg.name
-        if cfg.mac:
-            kw["address"] = cfg.mac
-        ipr.link("set", index=idx, **kw)
-        ipr.addr("add", index=idx, address=cfg.address, prefixlen=cfg.prefixlen)
-        ipr.link("set", index=idx, state="up")
+        idx = _index(cfg.ifname)
+        # Renaming needs the link down; it arrives down from the other namespace.
+        nl.link_set(idx, up=False, mtu=cfg.mtu, ifname=cfg.name if cfg.name != cfg.ifname else None,
+                    address=cfg.mac or None)
+        nl.addr_add(idx, cfg.address, cfg.prefixlen)
+        nl.link_set(idx, up=True)
         if cfg.gateway:
-            ipr.route("add", dst="0.0.0.0/0", gateway=cfg.gateway, oif=idx)
+            nl.default_route_add(cfg.gateway, idx)
 
 
 def in_netns(netns_path: str, fn: Any, *args: Any) -> Any:
