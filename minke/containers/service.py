@@ -540,16 +540,17 @@ class ContainerService:
         seccomp = None
         if sec["seccomp"] == "default" and not hc.get("Privileged"):
             seccomp = self._default_seccomp(eff)
-        import platform
+        # os.uname, not platform.machine: the platform module compiles a dozen regexes.
+        machine = os.uname().machine
         import resource
 
-        init_path = self._init_binary(platform.machine()) if hc.get("Init") else None
+        init_path = self._init_binary(machine) if hc.get("Init") else None
 
         spec = build_spec(c.config, hc, SpecInputs(
             container_id=c.id, rootfs=rootfs, container_dir=self.container_dir(c.id),
             passwd=self._read_image_file(rootfs, "/etc/passwd"), group=self._read_image_file(rootfs, "/etc/group"),
             cgroup_parent=self.config.cgroup_parent, default_caps=caps, all_caps=all_caps, seccomp=seccomp,
-            seccomp_file=seccomp_file, init_path=init_path, arch=platform.machine(),
+            seccomp_file=seccomp_file, init_path=init_path, arch=machine,
             # Docker's containers inherit dockerd's open-file limits; ours inherit the
             # caller's (raising the hard limit needs CAP_SYS_RESOURCE, not always there).
             nofile=resource.getrlimit(resource.RLIMIT_NOFILE),

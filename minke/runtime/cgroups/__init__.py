@@ -21,7 +21,6 @@ the unified hierarchy, which holds no controllers there, is left alone.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from minke.errors import Unsupported
@@ -58,13 +57,23 @@ class CgroupManager(Protocol):
     def oom_killed(self) -> bool: ...
 
 
-@dataclass(frozen=True)
 class Layout:
-    """How cgroups are mounted under root: "v1", "hybrid" or "v2"."""
+    """How cgroups are mounted under root: "v1", "hybrid" or "v2".  A plain value class,
+    not a dataclass: the dataclasses module (with inspect, ast, dis) would cost every
+    container's create ~10 ms of imports."""
 
-    mode: str
-    unified: str | None = None  # the cgroup2 mount point, if any
-    v1: dict[str, str] = field(default_factory=dict)  # controller or "name=X" -> mount point
+    __slots__ = ("mode", "unified", "v1")
+
+    def __init__(self, mode: str, unified: str | None = None, v1: dict[str, str] | None = None) -> None:
+        self.mode = mode
+        self.unified = unified  # the cgroup2 mount point, if any
+        self.v1 = dict(v1 or {})  # controller or "name=X" -> mount point
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Layout) and (self.mode, self.unified, self.v1) == (other.mode, other.unified, other.v1)
+
+    def __repr__(self) -> str:
+        return f"Layout(mode={self.mode!r}, unified={self.unified!r}, v1={self.v1!r})"
 
 
 def _unescape(field_: str) -> str:
