@@ -35,7 +35,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and collections.abc stay out of the monitor's memory
+    from collections.abc import Iterator, Mapping
 
 FILE = "events.jsonl"
 MAX_BYTES = 256 * 1024
@@ -60,7 +63,7 @@ def _q(s: str) -> str:
             out.append("\\" + ch)
         elif ch in "\n\r\t":
             out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
-        elif o < 0x20 or 0xD800 <= o <= 0xDFFF or ch in "\u2028\u2029":
+        elif o < 0x20 or 0xD800 <= o <= 0xDFFF or ch in "\x85\u2028\u2029":
             out.append(f"\\u{o:04x}")
         else:
             out.append(ch)
@@ -68,28 +71,44 @@ def _q(s: str) -> str:
     return "".join(out)
 
 
-def encode(type: str, action: str, actor_id: str, attributes: Mapping[str, object] | None,
-           time_ns: int) -> str:
-    """One event as Docker's JSON message (Go's field order, attributes sorted), one line."""
-    attrs = ",".join(f"{_q(str(k))}:{_q(str(v))}" for k, v in sorted((attributes or {}).items()))
+def encode_attributes(attributes: Mapping[str, object] | None) -> str:
+    """Attributes as Docker's JSON object (a Go map: keys sorted), on one line."""
+    return "{" + ",".join(f"{_q(str(k))}:{_q(str(v))}" for k, v in sorted((attributes or {}).items())) + "}"
+
+
+def encode(type: str, action: str, actor_id: str, attributes: Mapping[str, object] | str | None,
+           time_ns: int, image: str | None = None) -> str:
+    """One event as Docker's JSON message (Go's field order), one line.  ``attributes`` may
+    come encoded already (``encode_attributes``); ``image`` is then the container's image
+    for the ``from`` field."""
+    if isinstance(attributes, str):
+        attrs = attributes
+    else:
+        attrs = encode_attributes(attributes)
+        if image is None and attributes:
+            image = str(attributes.get("image") or "")
     head = ""
     if type in ("container", "image"):
         # Docker still fills these deprecated fields for containers and images.
         head = f'"status":{_q(action)},"id":{_q(actor_id)},'
-        if type == "container" and attributes and attributes.get("image"):
-            head += f'"from":{_q(str(attributes["image"]))},'
+        if type == "container" and image:
+            head += f'"from":{_q(image)},'
     return (f'{{{head}"Type":{_q(type)},"Action":{_q(action)},"Actor":{{"ID":{_q(actor_id)},'
-            f'"Attributes":{{{attrs}}}}},"scope":"local","time":{time_ns // 1_000_000_000},'
+            f'"Attributes":{attrs}}},"scope":"local","time":{time_ns // 1_000_000_000},'
             f'"timeNano":{time_ns}}}\n')
 
 
 def record(root: str, type: str, action: str, actor_id: str,
-           attributes: Mapping[str, object] | None = None, *, time_ns: int | None = None) -> None:
-    """Append one event to the store at ``root``.  Best effort: never raises OSError."""
+           attributes: Mapping[str, object] | str | None = None, *, time_ns: int | None = None,
+           image: str | None = None) -> None:
+    """Append one event to the store at ``root``.  Best effort: never raises OSError.
+
+    ``attributes`` are Docker's ``Actor.Attributes`` (values are made strings), or that
+    object encoded already (``encode_attributes``, for the monitor)."""
     import fcntl  # a C module: no Python imports behind it
 
     line = encode(type, action, actor_id, attributes,
-                  time.time_ns() if time_ns is None else time_ns).encode("utf-8")
+                  time.time_ns() if time_ns is None else time_ns, image).encode("utf-8")
     path = os.path.join(root, FILE)
     try:
         for _ in range(8):
@@ -142,6 +161,35 @@ def container(root: str, action: str, c: object, **extra: object) -> None:
     record(root, "container", action, getattr(c, "id", ""),
            container_attributes(getattr(c, "name", ""), getattr(c, "image_ref", "") or cfg.get("Image", ""),
                                 cfg.get("Labels"), **extra))
+
+
+def monitor_settings(c: object) -> dict[str, str]:
+    """What a container's monitor needs to record its events (``record_monitor``), as
+    one-line settings: the attributes encoded here, so the monitor never imports json."""
+    cfg = getattr(c, "config", None) or {}
+    image = getattr(c, "image_ref", "") or cfg.get("Image", "")
+    attrs = container_attributes(getattr(c, "name", ""), image, cfg.get("Labels"))
+    return {"events_attributes": encode_attributes(attrs), "events_image": image}
+
+
+def record_monitor(cfg: Mapping[str, object], action: str, extra: Mapping[str, object] | None = None) -> None:
+    """The monitor's events (start, oom, die) for its container, from its settings
+    (``root``, ``id`` and those of ``monitor_settings``).  With ``extra`` attributes the
+    encoded ones are decoded: only after the container exits, when json is loaded anyway."""
+    attrs: Mapping[str, object] | str = str(cfg.get("events_attributes") or "{}")
+    if extra:
+        import json
+
+        attrs = {**json.loads(attrs), **extra}  # type: ignore[arg-type]
+    record(str(cfg["root"]), "container", action, str(cfg["id"]), attrs, image=str(cfg.get("events_image") or ""))
+
+
+def monitor_exit(cfg: Mapping[str, object], code: int, oom: bool, ran_for: float) -> None:
+    """What Docker records when a container's process exits: ``oom`` if the kernel's OOM
+    killer took it, then ``die`` with its exit code and how long it ran (whole seconds)."""
+    if oom:
+        record_monitor(cfg, "oom")
+    record_monitor(cfg, "die", {"exitCode": code, "execDuration": int(ran_for)})
 
 
 # --- reading -----------------------------------------------------------------------------------

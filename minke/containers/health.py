@@ -498,10 +498,15 @@ class Prober:
     - ``child_exited(pid, status)``: a child the monitor reaped that is not the init;
     - ``stop()``: the container exited; end a check under way.
 
-    ``launch(args, out_fd) -> pid``, ``kill(pid)``, ``clock()`` (monotonic seconds) and
-    ``wall_ns()`` are seams for tests; by default the runtime, SIGKILL and the clocks."""
+    ``launch(args, out_fd) -> pid``, ``kill(pid)``, ``paused()``, ``clock()`` (monotonic
+    seconds) and ``wall_ns()`` are seams for tests; by default the runtime, SIGKILL, the
+    container's freezer and the clocks.
 
-    def __init__(self, cfg: dict, sel, *, launch=None, kill=None, clock=time.monotonic, wall_ns=time.time_ns) -> None:
+    A status change is recorded as Docker's ``health_status: STATUS`` event when the
+    monitor records events (its settings carry ``events_attributes``)."""
+
+    def __init__(self, cfg: dict, sel, *, launch=None, kill=None, paused=None, clock=time.monotonic,
+                 wall_ns=time.time_ns) -> None:
         self.cfg = cfg
         self.sel = sel
         self.id = cfg["id"]
@@ -513,6 +518,7 @@ class Prober:
         self.pid_file = os.path.join(cfg["bundle"], "health.pid")
         self._launch = launch or (lambda args, fd: spawn_runtime(cfg, args, fd))
         self._kill = kill or _sigkill
+        self._paused = paused or (lambda: frozen(cfg.get("cgroup_path", "")))
         self.clock = clock
         self.wall_ns = wall_ns
         self.state = HealthState(int(cfg["health_retries"]), int(cfg["health_start_period"]), wall_ns(),
@@ -525,6 +531,7 @@ class Prober:
         self.runtime_pid = 0  # the runtime's exec, until it returns
         self.target = 0  # the check's process
         self.phase = ""  # "" idle, "exec" starting, "run" running, "killed" over time
+        self.cancelled = False  # killed because paused: no result
         self.deadline = 0.0
         self.out_r: int | None = None
         self.out = _Output()
@@ -542,14 +549,17 @@ class Prober:
     def tick(self) -> None:
         now = self.clock()
         if self.phase == "" and self.next_at is not None and now >= self.next_at:
-            if frozen(self.cfg.get("cgroup_path", "")):
+            if self._paused():
                 self.next_at = now + self.interval / 1e9  # paused: no check
             else:
                 self._start()
         elif self.phase in ("run", "exec") and now >= self.deadline:
-            # Over time: SIGKILL; its exit status comes through child_exited.
+            # Over time: SIGKILL; its exit status comes through child_exited.  A check
+            # the container's pause froze is cancelled instead, as dockerd cancels the
+            # probe under way at a pause: no result.
             over = self.phase
             self.phase = "killed"
+            self.cancelled = self._paused()
             self.deadline = now + 0.5
             if over == "exec":
                 self._kill(self.runtime_pid)
@@ -643,6 +653,10 @@ class Prober:
         killed = self.phase == "killed" and message is None
         self._drain()
         self._close_output()
+        if self.cancelled:
+            self._reset_check()
+            self.next_at = self.clock() + self.interval / 1e9
+            return
         if message is not None:
             output = message
         elif killed:
@@ -655,8 +669,12 @@ class Prober:
         self._record(code, output)
 
     def _record(self, code: int, output: str) -> None:
-        self.state.record(self.started_ns, self.wall_ns(), code, output)
+        changed = self.state.record(self.started_ns, self.wall_ns(), code, output)
         self.state.write(self.path)
+        if changed and "events_attributes" in self.cfg:
+            from minke.events import record_monitor
+
+            record_monitor(self.cfg, f"health_status: {self.state.status}")
         try:
             os.unlink(self.pid_file)
         except OSError:

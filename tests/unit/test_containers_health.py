@@ -305,13 +305,13 @@ class Clock:
         return int(self.t * S)
 
 
-def _prober(tmp_path, rt: FakeRuntime, clock: Clock, **over):
+def _prober(tmp_path, rt: FakeRuntime, clock: Clock, paused=lambda: False, **over):
     cfg = {"id": "c" * 64, "bundle": str(tmp_path), "cgroup_path": "", **h.monitor_settings(
         {"Healthcheck": {"Test": ["CMD-SHELL", "test -e /ok"], "Interval": 200 * MS, "Timeout": 300 * MS, "Retries": 1}},
         str(tmp_path))}
     cfg.update(over)
     sel = FakeSel()
-    p = h.Prober(cfg, sel, launch=rt.launch, kill=rt.kill, clock=clock, wall_ns=clock.wall_ns)
+    p = h.Prober(cfg, sel, launch=rt.launch, kill=rt.kill, paused=paused, clock=clock, wall_ns=clock.wall_ns)
     return p, sel
 
 
@@ -424,6 +424,45 @@ def test_prober_carries_the_log_over_to_the_next_start(tmp_path):
     _prober(tmp_path, rt, clock)
     st = _state(tmp_path)
     assert st["Status"] == "starting" and len(st["Log"]) == 1
+
+
+def test_prober_runs_no_check_while_paused_and_cancels_one_the_pause_froze(tmp_path):
+    rt, clock = FakeRuntime(), Clock()
+    frozen = [True]
+    p, sel = _prober(tmp_path, rt, clock, paused=lambda: frozen[0])
+    clock.t += 0.2
+    p.tick()
+    assert rt.calls == [] and p.timeout() == pytest.approx(0.2)  # skipped, looked at again
+    frozen[0] = False
+    clock.t += 0.2
+    p.tick()
+    p.child_exited(4001, EXIT(0))
+    frozen[0] = True  # paused with the check under way: at its deadline it is cancelled
+    clock.t += 0.3
+    p.tick()
+    assert rt.killed == [5001]
+    p.child_exited(5001, KILLED)
+    assert _state(tmp_path)["Log"] == [] and sel.fds == {}
+    assert p.timeout() == pytest.approx(0.2)
+
+
+def test_prober_records_status_changes_as_events(tmp_path):
+    events = pytest.importorskip("minke.events")
+    if not hasattr(events, "record_monitor"):
+        pytest.skip("minke.events records no monitor events here")
+    class C:
+        id, name, image_ref, config = "c" * 64, "web", "busybox", {"Labels": {}}
+
+    rt, clock = FakeRuntime(), Clock()
+    p, _ = _prober(tmp_path, rt, clock, root=str(tmp_path), **events.monitor_settings(C()))
+    for target_status in (0, 0, 1):  # healthy, healthy (no change), unhealthy
+        clock.t += 0.2
+        p.tick()
+        rt.target += 1
+        p.child_exited(rt.next_pid, EXIT(0))
+        p.child_exited(rt.target - 1, EXIT(target_status))
+    actions = [ev["Action"] for ev in events.read(str(tmp_path))]
+    assert actions == ["health_status: healthy", "health_status: unhealthy"]
 
 
 def test_ps_health_filter_values():
