@@ -174,13 +174,13 @@ def monitor_settings(c: object) -> dict[str, str]:
 
 def record_monitor(cfg: Mapping[str, object], action: str, extra: Mapping[str, object] | None = None) -> None:
     """The monitor's events (start, oom, die) for its container, from its settings
-    (``root``, ``id`` and those of ``monitor_settings``).  With ``extra`` attributes the
-    encoded ones are decoded: only after the container exits, when json is loaded anyway."""
-    attrs: Mapping[str, object] | str = str(cfg.get("events_attributes") or "{}")
+    (``root``, ``id`` and those of ``monitor_settings``).  ``extra`` attributes are
+    appended to the encoded object as they are (no json in the monitor; a reader sees the
+    same object, only its keys' order differs from Docker's sorted one)."""
+    attrs = str(cfg.get("events_attributes") or "{}")
     if extra:
-        import json
-
-        attrs = {**json.loads(attrs), **extra}  # type: ignore[arg-type]
+        more = encode_attributes(extra)[1:-1]
+        attrs = attrs[:-1] + ("," if attrs != "{}" else "") + more + "}"
     record(str(cfg["root"]), "container", action, str(cfg["id"]), attrs, image=str(cfg.get("events_image") or ""))
 
 

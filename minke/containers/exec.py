@@ -217,6 +217,7 @@ def pause(svc: Any, ref: str) -> Any:
             raise Conflict(f"Container {c.id} is not running")
         runtime_for(svc, c).pause(c.id)
         svc._update(c.id, status=Status.PAUSED.value)
+    svc._event("pause", c)
     return svc.get(c.id)
 
 
@@ -230,4 +231,5 @@ def unpause(svc: Any, ref: str) -> Any:
             raise Conflict(f"Container {c.id} is not paused")
         runtime_for(svc, c).resume(c.id)
         svc._update(c.id, status=Status.RUNNING.value)
+    svc._event("unpause", c)
     return svc.get(c.id)

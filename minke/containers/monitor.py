@@ -896,6 +896,10 @@ def main(argv: list[str]) -> int:
             mon.close_sync()
         else:
             _engine_service(cfg)._adopt(mon.id)
+            if cfg.get("events_attributes"):
+                from minke.events import record_monitor
+
+                record_monitor(cfg, "start")  # a restart by the policy
         first = False
         mon.run_loop()
         status = mon.exit_status if mon.exit_status is not None else 0
@@ -1035,6 +1039,10 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, sta
     oom = mon.oom_killed()
     mon.delete_stopped()
     info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
+    if mon.cfg.get("events_attributes"):
+        from minke.events import monitor_exit
+
+        monitor_exit(mon.cfg, code, oom, ran_for)  # before the client hears it: die, then destroy
     if info is not None and wants_restart(info, code, restart_count):
         # Docker's attach (and a foreground run) ends at the exit, restarted or not.
         mon.send_exit(code)

@@ -305,6 +305,12 @@ class ContainerService:
             )
             return Container.from_row(self.db.query_one("SELECT * FROM containers WHERE id = ?", (c.id,)))
 
+    def _event(self, action: str, c: Container, **extra: object) -> None:
+        """Record a container event (``minke events``); never fails the operation."""
+        from minke import events
+
+        events.container(self.config.root, action, c, **extra)
+
     def _builtin_runtime(self, c: Container) -> Any | None:
         """The built-in runtime's ``Runtime`` for this container, or None for another
         runtime.  Its kill, delete, pause and resume are called in-process: the same
@@ -397,10 +403,12 @@ class ContainerService:
         explicit = name is not None
         hc = self._create_volumes(hc, image_cfg.get("Volumes"))
         try:
-            return self._insert(cid, name, explicit, image_id, image_ref, cfg, hc, runtime, chain_id)
+            c = self._insert(cid, name, explicit, image_id, image_ref, cfg, hc, runtime, chain_id)
         except BaseException:
             self._remove_volumes(hc)
             raise
+        self._event("create", c)
+        return c
 
     def _check_network(self, hc: dict[str, Any], networking_config: dict[str, Any] | None) -> None:
         """Fail before anything is made: an unknown network or container:REF, or
@@ -567,6 +575,7 @@ class ContainerService:
     def _monitor_settings(self, c: Container) -> dict:
         """The monitor's settings: known before the rootfs is mounted and the bundle
         written, so the monitor can start (and warm up the runtime) meanwhile."""
+        from minke import events
         from minke.containers.options import log_limits
         from minke.containers.spec import cgroups_path
 
@@ -593,6 +602,7 @@ class ContainerService:
             "restart_count": c.restart_count,
             "network_teardown": _needs_network_service(c.host_config),
             **_health_settings(c.config, self.container_dir(c.id)),
+            **events.monitor_settings(c),  # its restarts' start, oom, die, health events
         }
 
     def _attach_network_and_volumes(self, c: Container, spec: dict, rootfs: str) -> None:
@@ -759,6 +769,7 @@ class ContainerService:
                 os.close(r)
             if line.startswith("ok"):
                 self._adopt(c.id)
+                self._event("start", c)
                 return session
             if session is not None:
                 session.close()
@@ -864,6 +875,8 @@ class ContainerService:
             error = "" if res.returncode == 0 else (res.stderr.strip().splitlines() or ["runtime kill failed"])[-1]
         if c.status is Status.PAUSED:  # a frozen process gets the signal once thawed (Docker)
             self._runtime_quiet(c, "resume", c.id)
+        if not error:
+            self._event("kill", c, signal=sig)
         if error:
             # The container may have exited between our read and the kill.
             now = self.get(c.id)
@@ -914,13 +927,17 @@ class ContainerService:
         end = time.monotonic() + 10
         while c.monitor_pid and self.monitor_alive(c) and c.status is Status.EXITED and time.monotonic() < end:
             time.sleep(0.01)
-        return self.get(c.id)
+        c = self.get(c.id)
+        self._event("stop", c)
+        return c
 
     def restart(self, ref: str, timeout: int | None = None) -> Container:
         c = self.stop(ref, timeout)
         self._wait_monitor_gone(c, 10)
         self.start(c.id)
-        return self.get(c.id)
+        c = self.get(c.id)
+        self._event("restart", c)
+        return c
 
     def _wait_monitor_gone(self, c: Container, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -1038,7 +1055,9 @@ class ContainerService:
                 raise
         shutil.rmtree(self.container_dir(cid), ignore_errors=True)
         shutil.rmtree(self.run_dir(cid), ignore_errors=True)
-        self.db.execute("DELETE FROM containers WHERE id = ?", (cid,))
+        row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
+        if self.db.execute("DELETE FROM containers WHERE id = ?", (cid,)).rowcount and row is not None:
+            self._event("destroy", Container.from_row(row))  # once, by whoever removed the row
 
     def prune(self, until: float | None = None, labels: list[str] | None = None) -> tuple[list[str], int]:
         deleted = []
@@ -1084,6 +1103,7 @@ class ContainerService:
                 f'Conflict. The container name "/{nm}" is already in use by container "{other["id"] if other else "?"}". '
                 "You have to remove (or rename) that container to be able to reuse that name."
             ) from None
+        self._event("rename", self.get(c.id), oldName=f"/{c.name}")
 
     # --- attach -------------------------------------------------------------------------------------
     def attach(self, ref: str, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> AttachSession:

@@ -210,6 +210,7 @@ class ImageService:
         image = self.get(source)
         with self.db.transaction():
             self._set_tag(f"{ref.name}:{ref.tag}", image.id, time.time())
+        self.event("tag", image.id, ref.familiar())
 
     def _set_tag(self, name: str, image_id: str, tagged_at: float | None) -> str | None:
         """Set a tag (inside a transaction); return the image ID it pointed at before."""
@@ -278,8 +279,25 @@ class ImageService:
             self.db.execute("INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)", (name, image_id))
 
     # --- removing --------------------------------------------------------------------------
+    def event(self, action: str, image_id: str, name: str) -> None:
+        """Record an image event (``minke events``): Actor ID the image's, ``name`` its
+        reference as given (Docker's)."""
+        from minke import events
+
+        events.record(self.config.root, "image", action, image_id, {"name": name})
+
     def remove(self, ref: str, force: bool = False) -> list[dict[str, str]]:
         """Docker's ImageDelete: untag, and delete the image when no reference is left."""
+        image_id = self.get(ref, builtin=False).id
+        records = self._remove(ref, force)
+        for r in records:
+            if "Untagged" in r:
+                self.event("untag", image_id, r["Untagged"])
+            elif "Deleted" in r:
+                self.event("delete", image_id, image_id)
+        return records
+
+    def _remove(self, ref: str, force: bool = False) -> list[dict[str, str]]:
         from minke.oci.reference import parse_reference
 
         image = self.get(ref, builtin=False)
@@ -390,13 +408,22 @@ class ImageService:
         from minke.images.archive_formats import save
 
         save(self, refs, out, format)
+        for r in refs:
+            self.event("save", self.get(r).id, r)
 
     def load(self, source: BinaryIO | str) -> list[str]:
         """Load a docker-archive / OCI archive (stream, maybe compressed) or an OCI layout
         directory (path).  Returns Docker's "Loaded image: ..." lines."""
         from minke.images.archive_formats import load
 
-        return load(self, source)
+        lines = load(self, source)
+        for line in lines:
+            name = line.split(": ", 1)[-1].strip()
+            try:
+                self.event("load", self.get(name).id, name)
+            except MinkeError:
+                pass  # an image the same load replaced meanwhile
+        return lines
 
     def import_(
         self,
@@ -408,7 +435,9 @@ class ImageService:
     ) -> str:
         from minke.images.importer import import_rootfs
 
-        return import_rootfs(self, stream, ref=ref, changes=list(changes), message=message, source=source)
+        image_id = import_rootfs(self, stream, ref=ref, changes=list(changes), message=message, source=source)
+        self.event("import", image_id, image_id)
+        return image_id
 
     # --- helpers for other modules ------------------------------------------------------
     def normalise_tag(self, text: str) -> str:

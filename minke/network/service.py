@@ -256,7 +256,14 @@ class NetworkService:
                 self._remove_kernel(network, host_locked=True)
                 self.db.execute("DELETE FROM networks WHERE id = ?", (nid,))
                 raise
+        self._event("create", network)
         return network
+
+    def _event(self, action: str, net: Any, **extra: str) -> None:
+        """Record a network event (``minke events``): Docker's name and type attributes."""
+        from minke import events
+
+        events.record(self.config.root, "network", action, net.id, {"name": net.name, "type": net.driver, **extra})
 
     def _host_lock(self) -> Any:
         """A host-wide lock for host-wide things (routes, bridges): /run/lock, which no
@@ -337,6 +344,7 @@ class NetworkService:
             net = self.get(net.id)
             self._remove_kernel(net)
             self.db.execute("DELETE FROM networks WHERE id = ?", (net.id,))
+        self._event("destroy", net)
         return net.name
 
     def release_dead(self, network_id: str | None = None, *, locked: bool = False) -> list[Endpoint]:
@@ -478,6 +486,7 @@ class NetworkService:
                 if net.dns and not self.endpoints(net.id):
                     self._stop_dns(self.get(net.id))
                 raise
+        self._event("connect", net, container=container_id)
         return next(e for e in self.endpoints(net.id, container_id))
 
     def disconnect(self, ref: str, container_id: str, *, force: bool = False) -> None:
@@ -486,6 +495,7 @@ class NetworkService:
         net = self.get(ref)
         with self._lock(net.id):
             self._disconnect_locked(net, container_id, force=force)
+        self._event("disconnect", net, container=container_id)
 
     def _disconnect_locked(self, net: Any, container_id: str, *, force: bool = False) -> None:
         from minke.network.iptables import ctr_tag

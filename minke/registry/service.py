@@ -59,6 +59,7 @@ class RegistryService:
         for r in refs:
             ids.append(self._pull_one(r, cfg=cfg, creds=creds, progress=progress, platform=plat,
                                       tls_verify=tls_verify))
+            self.images.event("pull", ids[-1], r.familiar())
         if quiet:
             out.write("".join(f"{r}\n" for r in refs))
         else:
@@ -133,6 +134,7 @@ class RegistryService:
                          progress=progress, mount_from=mount_from, chunk_size=chunk_size,
                          tls_verify=tls_verify)
         self.images.add_repo_digest(f"{ref.name}@{digest}", image.id)
+        self.images.event("push", image.id, ref.familiar())
         if quiet:
             out.write(f"{ref.familiar()}\n")
         return digest

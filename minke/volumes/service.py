@@ -109,6 +109,7 @@ class VolumeService:
                 return self.get(name)
             shutil.rmtree(d, ignore_errors=True)
             raise
+        self._event("create", name)
         return self.get(name)
 
     def get(self, name: str) -> Volume:
@@ -164,7 +165,13 @@ class VolumeService:
         with self.db.transaction():
             self.db.execute("DELETE FROM volumes WHERE name = ?", (name,))
         shutil.rmtree(self._dir(name), ignore_errors=True)
+        self._event("destroy", name)
         return name
+
+    def _event(self, action: str, name: str) -> None:
+        from minke import events
+
+        events.record(self.config.root, "volume", action, name, {"driver": "local"})
 
     def prune(self, all: bool = False, labels: list[str] | None = None) -> tuple[list[str], int]:
         """Unused volumes: anonymous ones only, as Docker 23+, unless ``all``."""
