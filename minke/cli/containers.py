@@ -102,6 +102,8 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem as read only")
     p.add_argument("--tmpfs", action="append", default=[], help="mount a tmpfs directory")
     p.add_argument("-v", "--volume", action="append", default=[], help="bind mount a volume")
+    p.add_argument("--volumes-from", action="append", default=[], metavar="CONTAINER[:ro|rw]",
+                   help="mount volumes from the specified container(s)")
     p.add_argument("--mount", action="append", default=[], help="attach a filesystem mount to the container")
     p.add_argument("--cap-add", action="append", default=[], help="add Linux capabilities")
     p.add_argument("--cap-drop", action="append", default=[], help="drop Linux capabilities")
@@ -193,6 +195,7 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
     tmpfs = dict(o.parse_tmpfs(t) for t in args.tmpfs)
     hc: dict[str, Any] = {
         "Binds": binds or None,
+        "VolumesFrom": list(args.volumes_from) or None,
         "Mounts": mounts,
         "Tmpfs": tmpfs or None,
         "ReadonlyRootfs": args.read_only,

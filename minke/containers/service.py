@@ -376,6 +376,7 @@ class ContainerService:
         if not image_ref:
             raise InvalidArgument("no image given")
         self._check_network(hc, networking_config)
+        self._volumes_from(hc)  # Docker's errors at create: an unknown container, a bad mode
         image_id, image_cfg, chain_id = self._resolve_image(image_ref)
         ep = config.get("Entrypoint")
         if ep is not None:
@@ -421,6 +422,42 @@ class ContainerService:
                 self.get(a.network.split(":", 1)[1])
             elif a.network not in ("none", "host", "bridge"):
                 self.networks().get(a.network)
+
+    def _volumes_from(self, hc: dict[str, Any]) -> list[tuple[Container, str]]:
+        """HostConfig.VolumesFrom (``CONTAINER[:ro|rw]``): the containers and modes."""
+        out = []
+        for item in hc.get("VolumesFrom") or []:
+            ref, _, mode = str(item).partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise InvalidArgument(f"invalid mode: {mode}")
+            try:
+                other = self.get(ref)
+            except NotFound:
+                raise NotFound(f"No such container: {ref}") from None
+            out.append((other, mode))
+        return out
+
+    def _with_volumes_from(self, c: Container) -> Container:
+        """The container with its --volumes-from mounts added to HostConfig.Mounts, as
+        Docker resolves them at start: each volume and bind mount of the other container
+        at the same place (read-only with ``:ro``, writable with ``:rw``, else as there),
+        unless this container mounts something there itself.  Not saved: the volumes stay
+        the other container's (``rm -v`` here does not remove them)."""
+        sources = self._volumes_from(c.host_config)
+        if not sources:
+            return c
+        hc = dict(c.host_config)
+        mounts = list(hc.get("Mounts") or [])
+        taken = {m.get("Target", "").rstrip("/") for m in mounts} | {p.rstrip("/") for p in hc.get("Tmpfs") or {}}
+        for other, mode in sources:
+            for m in other.host_config.get("Mounts") or []:
+                target = m.get("Target", "").rstrip("/")
+                if m.get("Type") not in ("volume", "bind") or target in taken:
+                    continue
+                taken.add(target)
+                mounts.append(dict(m, ReadOnly=(mode == "ro") if mode else bool(m.get("ReadOnly"))))
+        hc["Mounts"] = mounts
+        return dataclasses.replace(c, host_config=hc)
 
     def _create_volumes(self, hc: dict[str, Any], image_volumes: dict[str, Any] | None) -> dict[str, Any]:
         from minke.volumes.mounts import container_mounts
@@ -530,6 +567,7 @@ class ContainerService:
         rundir = self.run_dir(c.id)
         os.makedirs(rundir, mode=0o700, exist_ok=True)
         rootfs = self._mount_rootfs(c)
+        c = self._with_volumes_from(c)
         hc = c.host_config
         sec = security_options(hc.get("SecurityOpt") or [])
         seccomp_file = None
