@@ -127,7 +127,9 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-opt", action="append", default=[], help="log driver options")
     p.add_argument("--runtime", default=None, help="runtime to use for this container")
     p.add_argument("--cidfile", help="write the container ID to the file")
-    p.add_argument("--network", "--net", default=None, help="connect a container to a network (bridge, none, host, container:NAME or a user network)")
+    p.add_argument("--network", "--net", action="append", default=[],
+                   help="connect a container to a network (bridge, none, host, container:NAME or a user network; "
+                        "repeat for several, or name=NET,alias=A,ip=IP,mac-address=MAC)")
     p.add_argument("--network-alias", "--net-alias", action="append", default=[], help="add network-scoped alias for the container")
     p.add_argument("--ip", default=None, help="IPv4 address (e.g., 172.30.100.104)")
     p.add_argument("--mac-address", default=None, help="container MAC address (e.g., 92:d0:c6:0a:29:33)")
@@ -217,7 +219,7 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
         "AutoRemove": args.rm,
         "LogConfig": {"Type": args.log_driver, "Config": o.parse_log_opts(args.log_opt)},
         "Runtime": args.runtime or ctx.config.runtime,
-        "NetworkMode": args.network or "default",
+        "NetworkMode": _networks(args)[0][0] if args.network else "default",
         "PortBindings": bindings or None,
         "PublishAllPorts": args.publish_all,
         "Dns": list(args.dns) or None,
@@ -240,19 +242,53 @@ def _build_request(args, ctx) -> tuple[dict, dict]:
     return config, hc
 
 
+def _networks(args) -> list[tuple[str, dict[str, Any]]]:
+    """Each --network as (network, endpoint settings): a name, or Docker's advanced
+    syntax ``name=NET[,alias=A...][,ip=IP][,mac-address=MAC]``."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for value in args.network:
+        if "=" not in value:
+            out.append((value, {}))
+            continue
+        name, ep = "", {}
+        for part in value.split(","):
+            k, sep, v = part.partition("=")
+            if not sep or not v:
+                raise InvalidArgument(f"invalid argument {value!r} for \"--network\" flag: invalid field {part!r}")
+            if k == "name":
+                name = v
+            elif k == "alias":
+                ep.setdefault("Aliases", []).append(v)
+            elif k == "ip":
+                ep["IPAMConfig"] = {"IPv4Address": v}
+            elif k == "mac-address":
+                ep["MacAddress"] = v
+            else:
+                raise InvalidArgument(f"invalid argument {value!r} for \"--network\" flag: unknown field {k!r}")
+        if not name:
+            raise InvalidArgument(f"invalid argument {value!r} for \"--network\" flag: name is required")
+        out.append((name, ep))
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise InvalidArgument("network names must be unique: " + ", ".join(names))
+    return out
+
+
 def _networking_config(args) -> dict | None:
-    """--network-alias, --ip and --mac-address: Docker's NetworkingConfig for the
-    container's first network."""
-    ep: dict[str, Any] = {}
+    """Every --network's endpoint (several networks: Docker 25's ``--network a
+    --network b``); --network-alias, --ip and --mac-address go to the first one."""
+    nets = _networks(args) or [("default", {})]
+    first = dict(nets[0][1])
     if args.network_alias:
-        ep["Aliases"] = list(args.network_alias)
+        first["Aliases"] = list(first.get("Aliases") or []) + list(args.network_alias)
     if args.ip:
-        ep["IPAMConfig"] = {"IPv4Address": args.ip}
+        first["IPAMConfig"] = {"IPv4Address": args.ip}
     if args.mac_address:
-        ep["MacAddress"] = args.mac_address
-    if not ep:
+        first["MacAddress"] = args.mac_address
+    eps = {nets[0][0]: first, **dict(nets[1:])}
+    if len(eps) == 1 and not first:
         return None
-    return {"EndpointsConfig": {args.network or "default": ep}}
+    return {"EndpointsConfig": eps}
 
 
 def _image_missing_line(ref: str) -> str:

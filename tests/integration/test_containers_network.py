@@ -157,3 +157,28 @@ def test_bad_input_one_line_nothing_made(minke, nets):  # noqa: F811
     # nothing but the predefined networks
     names = minke.ok("network", "ls", "--format", "{{.Name}}").split()
     assert not [n for n in names if n.endswith(nets.sfx)]
+
+
+def test_several_networks_from_run_flags(minke, nets, tmp_path):  # noqa: F811
+    a, b = nets.create("na"), nets.create("nb")
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("two nets\n")
+    cid = minke.ok("run", "-d", "--name", f"multi{nets.sfx}", "--network", a, "--network", f"name={b},alias=bee",
+                   "-v", f"{www}:/www:ro", "busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/www").strip()
+    nets.cids.add(cid)
+    nets.note_resolvers()
+    links = minke.ok("exec", cid, "busybox", "ip", "-o", "-4", "addr")
+    assert " eth0 " in links and " eth1 " in links
+    d = minke.inspect(cid)
+    assert sorted(d["NetworkSettings"]["Networks"]) == sorted([a, b])
+    assert d["NetworkSettings"]["Networks"][b]["Aliases"] == ["bee"]
+    assert d["HostConfig"]["NetworkMode"] == a
+    # Reached by its alias from a container on the second network only.
+    out = minke.ok("run", "--rm", "--network", b, "busybox", "busybox", "wget", "-qO-", "http://bee/")
+    assert out == "two nets\n"
+    r = minke("run", "--rm", "--network", "none", "--network", a, "busybox", "true")
+    assert r.returncode == 125 and "conflicting options" in r.stderr
+    r = minke("run", "--rm", "--network", "name=x,colour=red", "busybox", "true")
+    assert r.returncode == 125 and "unknown field" in r.stderr
+    minke.ok("rm", "-f", cid)
