@@ -48,6 +48,12 @@ class BuildOptions:
     # The Dockerfile's text when it is read from outside the context (`-f ../x`), as
     # Docker's CLI allows; None reads ``dockerfile`` from the context.
     dockerfile_text: bytes | None = None
+    # --secret: id -> its value (read by the CLI from a file or an environment variable).
+    # Only RUN --mount=type=secret sees it; it is in no layer, no history and no cache key
+    # (the key has the mount's text, with the id, as BuildKit's).
+    secrets: Mapping[str, bytes] = field(default_factory=dict)
+    # --pull: resolve every FROM image against its registry, even one the store has.
+    pull: bool = False
 
 
 @dataclass
@@ -101,6 +107,8 @@ def _sha(text: str) -> str:
 class Builder:
     """Builds images; ``progress`` receives one line per event (the plain format)."""
 
+    _pull = False
+
     def __init__(self, engine: Any, *, cache: CacheStore | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
         self.engine = engine
@@ -117,6 +125,7 @@ class Builder:
         """Build; return the image ID.  Raises InvalidArgument/NotFound naming the line."""
         from minke.images.staging import staging
 
+        self._pull = opts.pull
         df = parse(opts.dockerfile_text if opts.dockerfile_text is not None
                    else ctx.read_dockerfile(opts.dockerfile))
         all_stages = st_mod.stages(df, opts.build_args)
@@ -169,11 +178,7 @@ class Builder:
         if base == "scratch":
             cfg: dict[str, Any] = {"Env": [f"PATH={st_mod.DEFAULT_PATH}"]}
             return _State([], cfg, [], _sha("from:scratch"), st_mod.StageState(cfg, escape))
-        try:
-            image = self.images.get(base)
-        except NotFound:
-            raise NotFound(f"dockerfile:{stage.from_line.line}: {base}: image not found "
-                           "(pull it first)") from None
+        image = self._base_image(base, stage.from_line.line)
         doc = self.images.image_config(image.id)
         manifest = self.images.manifest(image)
         diff_ids = doc.get("rootfs", {}).get("diff_ids", [])
@@ -183,6 +188,26 @@ class Builder:
         cfg.setdefault("Env", [f"PATH={st_mod.DEFAULT_PATH}"])
         return _State(layers, cfg, copy.deepcopy(doc.get("history") or []),
                       _sha("from:" + image.id), st_mod.StageState(cfg, escape))
+
+    def _base_image(self, ref: str, line: int) -> Any:
+        """A FROM image: pulled when the store lacks it (Docker's default) or always with
+        --pull; the pull's progress goes to the build's output."""
+        if not self._pull:
+            try:
+                return self.images.get(ref)
+            except NotFound:
+                pass
+        import io
+
+        out = io.StringIO()
+        try:
+            self.engine.registry.pull(ref, out=out, quiet=True)
+        except NotFound:
+            raise NotFound(f"dockerfile:{line}: {ref}: image not found") from None
+        except MinkeError as e:
+            raise type(e)(f"dockerfile:{line}: pulling {ref}: {e}") from None
+        self._emit(f"pulled {ref}")
+        return self.images.get(ref)
 
     def _stage(self, df: Dockerfile, stage: st_mod.Stage, total: int,
                all_stages: list[st_mod.Stage], results: dict[int, _State], ctx: BuildContext,
@@ -623,6 +648,24 @@ class Builder:
                         shutil.copy2(src_path, copy_)
                     src_path = copy_
                 mounts.append((src_path, spec.target, not rw))
+            elif spec.type == "secret":
+                value = opts.secrets.get(spec.id)
+                if value is None:
+                    if spec.required:
+                        raise NotFound(f"dockerfile:{inst.line}: secret {spec.id} not found")
+                    continue  # BuildKit: an optional secret that was not given is left out
+                if spec.env:
+                    env_list.append(f"{spec.env}={value.decode('utf-8', 'replace')}")
+                if spec.target:
+                    d = os.path.join(work, "secret-" + uuid.uuid4().hex[:8])
+                    os.makedirs(d, mode=0o700)
+                    path = os.path.join(d, "value")
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(value)
+                    os.chmod(path, spec.mode if spec.mode is not None else 0o400)
+                    os.chown(path, spec.uid or 0, spec.gid or 0)
+                    mounts.append((path, spec.target, True))
             else:
                 raise Unsupported(f"dockerfile:{inst.line}: RUN --mount=type={spec.type}"
                                   f"{' from a stage' if spec.from_ else ''} is not supported "
@@ -675,11 +718,19 @@ class Builder:
                         and os.path.getsize(point) == 0):
                     os.unlink(point)
                     parent = os.path.dirname(point)
-                    try:  # an opaque dir (the step replaced it) must stay, even empty
-                        os.getxattr(parent, "trusted.overlay.opaque")
-                    except OSError:
-                        with contextlib.suppress(OSError):  # only if now empty
+                    # The dirs made for it, up to (never) the upper dir itself: only the
+                    # empty ones, and an opaque dir (the step replaced it) stays.
+                    while parent.startswith(upper + os.sep):
+                        try:
+                            os.getxattr(parent, "trusted.overlay.opaque")
+                            break
+                        except OSError:
+                            pass
+                        try:
                             os.rmdir(parent)
+                        except OSError:
+                            break
+                        parent = os.path.dirname(parent)
             empty = not os.listdir(upper)
             if not empty:
                 tar_path = os.path.join(work, "run-" + uuid.uuid4().hex[:8] + ".tar")

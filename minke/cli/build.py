@@ -24,6 +24,9 @@ def setup_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network", default="default", help="networking mode for the RUN instructions")
     p.add_argument("--platform", default=None, help="set target platform for build (only the host's)")
     p.add_argument("--runtime", default="runc", help=argparse.SUPPRESS)
+    p.add_argument("--pull", action="store_true", help="always attempt to pull a newer version of the image")
+    p.add_argument("--secret", action="append", default=[],
+                   help="secret to expose to the build: id=ID[,src=PATH|,env=VAR]")
     p.set_defaults(func=run_build)
 
 
@@ -43,6 +46,41 @@ def _pairs(items: list[str], what: str, env_fallback: bool) -> dict[str, str]:
             else:
                 continue
         out[key] = value
+    return out
+
+
+def _secrets(items: list[str]) -> dict[str, bytes]:
+    """BuildKit's --secret: ``id=ID,src=PATH`` (also source=, type=file), ``id=ID,env=VAR``
+    (type=env); with only an id, the environment variable of that name if set, else the
+    file of that name."""
+    import os
+
+    out: dict[str, bytes] = {}
+    for item in items:
+        fields: dict[str, str] = {}
+        for part in item.split(","):
+            k, eq, v = part.partition("=")
+            if not eq or k not in ("id", "src", "source", "env", "type"):
+                raise InvalidArgument(f"invalid secret {item!r}: unexpected {part!r}")
+            fields["src" if k == "source" else k] = v
+        sid = fields.get("id") or os.path.basename(fields.get("src", "")) or fields.get("env", "")
+        if not sid:
+            raise InvalidArgument(f"invalid secret {item!r}: no id")
+        kind = fields.get("type") or ("env" if "env" in fields else "file" if "src" in fields else "")
+        if kind not in ("", "env", "file"):
+            raise InvalidArgument(f"invalid secret {item!r}: unsupported type {kind!r}")
+        if kind == "env" or (not kind and sid in os.environ):
+            var = fields.get("env") or fields.get("src") or sid
+            if var not in os.environ:
+                raise InvalidArgument(f"secret {sid}: environment variable {var} is not set")
+            out[sid] = os.environ[var].encode()
+            continue
+        src = fields.get("src") or sid
+        try:
+            with open(src, "rb") as f:
+                out[sid] = f.read()
+        except OSError as e:
+            raise InvalidArgument(f"secret {sid}: failed to read {src}: {e.strerror}") from None
     return out
 
 
@@ -107,6 +145,8 @@ def run_build(ctx: Any, args: argparse.Namespace) -> int:
         network=args.network,
         runtime=args.runtime,
         dockerfile_text=dockerfile_text,
+        secrets=_secrets(args.secret),
+        pull=args.pull,
     )
     with bctx:
         image_id = Builder(ctx.engine, progress=progress).build(bctx, opts)
