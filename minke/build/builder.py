@@ -19,10 +19,8 @@ import json
 import os
 import shutil
 import stat
-import tarfile
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +31,11 @@ from minke.build.context import BuildContext
 from minke.build.parser import Dockerfile, Instruction, parse, parse_mount
 from minke.build.shell_words import process_word
 from minke.errors import InvalidArgument, MinkeError, NotFound, Unsupported
+
+
+def _rand() -> str:
+    """A short random name for a file of the step (uuid's import costs a rebuild ~10 ms)."""
+    return os.urandom(4).hex()
 
 
 @dataclass(frozen=True)
@@ -365,7 +368,7 @@ class Builder:
         chain = None
         if state.layers:
             chain, _ = stg.unpack([LayerRef(lay[0], lay[1]) for lay in state.layers])
-        key = "build-" + uuid.uuid4().hex
+        key = "build-" + os.urandom(16).hex()
         target = os.path.join(work, key)
         os.makedirs(target)
         mounts = (self.snapshots.prepare(key, parent=chain) if writable
@@ -413,7 +416,7 @@ class Builder:
         # Where dest lands in the image: through its symlinks, and inside a directory it
         # names (Docker: `COPY a.txt /existing-dir` puts a.txt in it, not over it).
         dest, dest_stats = self._dest_in_image(state, stg, work, dest)
-        layer_dir = os.path.join(work, "layer-" + uuid.uuid4().hex[:8])
+        layer_dir = os.path.join(work, "layer-" + _rand())
         os.makedirs(layer_dir)
         chown = inst.flag("chown")
         chmod = inst.flag("chmod")
@@ -471,7 +474,7 @@ class Builder:
                         pairs.append((os.path.join(ctx.root, rel) if rel != "." else ctx.root,
                                       rel, True))
             for hd in inst.heredocs:
-                p = os.path.join(work, "heredoc-" + uuid.uuid4().hex[:8])
+                p = os.path.join(work, "heredoc-" + _rand())
                 content = hd.content
                 if hd.expand:
                     content = process_word(content.replace('"', '\\"').join('""'), env,
@@ -559,7 +562,7 @@ class Builder:
 
         if (work, url) in self._fetched:  # fetched once per build: for the key, then the copy
             return self._fetched[(work, url)]
-        path = os.path.join(work, "url-" + uuid.uuid4().hex[:8])
+        path = os.path.join(work, "url-" + _rand())
         try:
             with urllib.request.urlopen(url, timeout=30) as r, open(path, "wb") as f:  # noqa: S310
                 shutil.copyfileobj(r, f)
@@ -599,7 +602,7 @@ class Builder:
             argv = [*shell, inst.heredocs[0].content]
             if inst.heredocs[0].content.startswith("#!"):
                 # Docker runs a heredoc with a shebang as a script file, by its interpreter
-                script_file = os.path.join(work, "heredoc-" + uuid.uuid4().hex[:8])
+                script_file = os.path.join(work, "heredoc-" + _rand())
                 with open(script_file, "w") as f:
                     f.write(inst.heredocs[0].content)
                 os.chmod(script_file, 0o755)
@@ -630,7 +633,7 @@ class Builder:
                 os.makedirs(cache_dir, exist_ok=True)
                 mounts.append((cache_dir, spec.target, spec.readonly))
             elif spec.type == "tmpfs":
-                d = os.path.join(work, "tmpfs-" + uuid.uuid4().hex[:8])
+                d = os.path.join(work, "tmpfs-" + _rand())
                 os.makedirs(d)
                 mounts.append((d, spec.target, False))
             elif spec.type == "bind" and not spec.from_:
@@ -639,7 +642,7 @@ class Builder:
                 rw = m.endswith(",rw") or ",rw," in m or ",readwrite" in m
                 if rw:
                     # Docker discards what RUN writes to a rw bind: never the user's files
-                    copy_ = os.path.join(work, "bind-" + uuid.uuid4().hex[:8])
+                    copy_ = os.path.join(work, "bind-" + _rand())
                     if os.path.isdir(src_path):
                         _copy_tree(src_path, copy_, ctx, src)
                     else:
@@ -657,7 +660,7 @@ class Builder:
                 if spec.env:
                     env_list.append(f"{spec.env}={value.decode('utf-8', 'replace')}")
                 if spec.target:
-                    d = os.path.join(work, "secret-" + uuid.uuid4().hex[:8])
+                    d = os.path.join(work, "secret-" + _rand())
                     os.makedirs(d, mode=0o700)
                     path = os.path.join(d, "value")
                     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -733,7 +736,7 @@ class Builder:
                         parent = os.path.dirname(parent)
             empty = not os.listdir(upper)
             if not empty:
-                tar_path = os.path.join(work, "run-" + uuid.uuid4().hex[:8] + ".tar")
+                tar_path = os.path.join(work, "run-" + _rand() + ".tar")
                 with open(tar_path, "wb") as f:
                     write_diff(upper, f)
                 self._add_layer(state, stg, tar_path)
@@ -756,7 +759,7 @@ class Builder:
         rel = dest.strip("/")
         if rel and stats.get(rel) is not None:
             return
-        layer_dir = os.path.join(work, "workdir-" + uuid.uuid4().hex[:8])
+        layer_dir = os.path.join(work, "workdir-" + _rand())
         os.makedirs(os.path.join(layer_dir, rel))
         at = next((i for i in range(len(state.history) - 1, -1, -1)
                    if state.history[i].get("created_by") == f"WORKDIR {wd}"
@@ -903,6 +906,8 @@ def _copy_tree(src: str, dst: str, ctx: BuildContext | None, rel: str | None) ->
 
 def _is_archive(path: str) -> bool:
     try:
+        import tarfile
+
         return stat.S_ISREG(os.stat(path).st_mode) and tarfile.is_tarfile(path)
     except OSError:
         return False
