@@ -12,18 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from minke.build.record import factory, record
 
-@dataclass(frozen=True)
+
+@record
 class StepInputs:
     instruction: str
     parent: str  # the parent step's key (the base image id for the first step)
-    args: Mapping[str, str] = field(default_factory=dict)  # build args the step sees
-    env: Mapping[str, str] = field(default_factory=dict)
-    files: Mapping[str, str] = field(default_factory=dict)  # path -> content hash
-    extra: Mapping[str, str] = field(default_factory=dict)  # mounts, network, user...
+    args: Mapping[str, str] = factory(dict)  # build args the step sees
+    env: Mapping[str, str] = factory(dict)
+    files: Mapping[str, str] = factory(dict)  # path -> content hash
+    extra: Mapping[str, str] = factory(dict)  # mounts, network, user...
 
     def to_json(self) -> str:
         return json.dumps({"instruction": self.instruction, "parent": self.parent,
@@ -75,7 +76,7 @@ def explain(old: StepInputs | None, new: StepInputs) -> str:
     return "cache miss: previous result was removed"
 
 
-@dataclass(frozen=True)
+@record
 class CacheEntry:
     key: str
     snapshot: str  # the chain / snapshot key of the step's result ("" for no layer)

@@ -18,15 +18,14 @@ import posixpath
 import re
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
+from minke.build.record import record
 from minke.errors import InvalidArgument, NotFound
 
 
-@dataclass(frozen=True)
+@record
 class IgnoreRule:
     pattern: str
     exclusion: bool
@@ -153,6 +152,8 @@ class BuildContext:
     @classmethod
     def from_tar(cls, stream: BinaryIO, tmp_parent: str | None = None) -> BuildContext:
         """Unpack a (possibly compressed) tar, as 'minke build -' reads from stdin."""
+        import tempfile
+
         from minke.archive.apply import apply_layer
 
         tmp = tempfile.mkdtemp(prefix="minke-build-context-", dir=tmp_parent)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
+from minke.build.record import record
 from minke.errors import InvalidArgument
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
@@ -46,7 +46,7 @@ _HEREDOC_OK = frozenset({"RUN", "COPY", "ADD"})
 _JSON_OK = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "ADD", "COPY"})
 
 
-@dataclass(frozen=True)
+@record
 class Heredoc:
     """One ``<<NAME`` body: its text (with final newline) and whether $ expands in it."""
 
@@ -56,7 +56,7 @@ class Heredoc:
     chomp: bool = False  # <<- : leading tabs were stripped
 
 
-@dataclass(frozen=True)
+@record
 class Healthcheck:
     """HEALTHCHECK settings in Docker's units (nanoseconds); test is Docker's Test list."""
 
@@ -68,7 +68,7 @@ class Healthcheck:
     retries: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class Instruction:
     """One Dockerfile instruction.
 
@@ -100,7 +100,7 @@ class Instruction:
         return [val or "" for key, val in self.flags if key == name]
 
 
-@dataclass(frozen=True)
+@record
 class Dockerfile:
     instructions: tuple[Instruction, ...]
     directives: tuple[tuple[str, str], ...] = ()
@@ -467,7 +467,7 @@ def _build(cmd: str, rest: str, logical: str, lineno: int, i: int, lines: list[s
     raise _err(lineno, f"unknown instruction: {cmd}")  # pragma: no cover
 
 
-@dataclass(frozen=True)
+@record
 class MountSpec:
     """A parsed ``RUN --mount=...``."""
 

@@ -11,8 +11,8 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from minke.build.record import record
 from minke.errors import Unavailable
 
 _CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
@@ -20,7 +20,7 @@ _CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD
          "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 
 
-@dataclass(frozen=True)
+@record
 class RunResult:
     exit_code: int
     output: bytes

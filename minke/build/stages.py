@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from minke.build.parser import Dockerfile, Instruction
+from minke.build.record import factory, record
 from minke.build.shell_words import process_word, process_words
 from minke.errors import InvalidArgument, NotFound
 
@@ -19,7 +19,7 @@ PROXY_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass(frozen=True)
+@record
 class Stage:
     index: int
     name: str  # lower-cased 'AS' name, or "" when unnamed
@@ -138,14 +138,14 @@ def needed(all_stages: list[Stage], target: str | None) -> list[Stage]:
     return [s for s in all_stages if s.index in keep]
 
 
-@dataclass
+@record(frozen=False)
 class StageState:
     """The mutable per-stage state while a stage's instructions are applied."""
 
     config: dict[str, object]
     escape: str = "\\"
-    args: dict[str, str] = field(default_factory=dict)  # declared ARGs in this stage
-    history: list[dict[str, object]] = field(default_factory=list)
+    args: dict[str, str] = factory(dict)  # declared ARGs in this stage
+    history: list[dict[str, object]] = factory(list)
     cmd_set: bool = False  # a CMD in this stage survives a later ENTRYPOINT
 
     def env(self) -> dict[str, str]:
