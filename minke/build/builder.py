@@ -69,6 +69,8 @@ class BuildOptions:
     # Only RUN --mount=type=secret sees it; it is in no layer, no history and no cache key
     # (the key has the mount's text, with the id, as BuildKit's).
     secrets: Mapping[str, bytes] = factory(dict)
+    # --ssh: id -> an agent's socket on the host, bound into RUN --mount=type=ssh.
+    ssh: Mapping[str, str] = factory(dict)
     # --pull: resolve every FROM image against its registry, even one the store has.
     pull: bool = False
 
@@ -637,6 +639,7 @@ class Builder:
             raise InvalidArgument(f"dockerfile:{inst.line}: unsupported network mode "
                                   f"{network!r}")
         mounts: list[tuple[str, str, bool]] = []
+        n_ssh = 0
         if heredoc_mount is not None:
             mounts.append(heredoc_mount)
         for m in inst.flag_all("mount"):
@@ -683,6 +686,19 @@ class Builder:
                     os.chmod(path, spec.mode if spec.mode is not None else 0o400)
                     os.chown(path, spec.uid or 0, spec.gid or 0)
                     mounts.append((path, spec.target, True))
+            elif spec.type == "ssh":
+                sock = opts.ssh.get(spec.id)
+                if sock is None:
+                    if spec.required:
+                        raise NotFound(f"dockerfile:{inst.line}: ssh {spec.id} not found: "
+                                       "give it with --ssh")
+                    continue
+                # The agent's own socket, bound: BuildKit proxies it (and so can apply
+                # uid/gid/mode); connecting works the same and nothing lands in a layer.
+                target = spec.target or f"/run/buildkit/ssh_agent.{n_ssh}"
+                n_ssh += 1
+                mounts.append((sock, target, False))
+                env_list.append(f"SSH_AUTH_SOCK={target}")
             else:
                 raise Unsupported(f"dockerfile:{inst.line}: RUN --mount=type={spec.type}"
                                   f"{' from a stage' if spec.from_ else ''} is not supported "

@@ -546,6 +546,9 @@ def parse_mount(value: str, line: int = 0) -> MountSpec:
             spec = MountSpec(**{**spec.__dict__, "id": spec.target.rsplit("/", 1)[-1]})
         if not spec.target and not spec.env:
             spec = MountSpec(**{**spec.__dict__, "target": f"/run/secrets/{spec.id}"})
+    elif kind == "ssh":
+        if not spec.id:
+            spec = MountSpec(**{**spec.__dict__, "id": "default"})
     elif not spec.target:
         raise _err(line, "mount target not set")
     if kind == "cache" and not spec.id:

@@ -27,6 +27,8 @@ def setup_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pull", action="store_true", help="always attempt to pull a newer version of the image")
     p.add_argument("--secret", action="append", default=[],
                    help="secret to expose to the build: id=ID[,src=PATH|,env=VAR]")
+    p.add_argument("--ssh", action="append", default=[],
+                   help="SSH agent socket to expose to the build: default|ID[=SOCKET]")
     p.set_defaults(func=run_build)
 
 
@@ -46,6 +48,31 @@ def _pairs(items: list[str], what: str, env_fallback: bool) -> dict[str, str]:
             else:
                 continue
         out[key] = value
+    return out
+
+
+def _ssh(items: list[str]) -> dict[str, str]:
+    """BuildKit's --ssh ``ID[=SOCKET]`` (``default`` alone: $SSH_AUTH_SOCK).  Only agent
+    sockets: BuildKit's key files (``ID=KEY[,KEY]``) would need an agent of our own."""
+    import os
+    import stat
+
+    out: dict[str, str] = {}
+    for item in items:
+        sid, eq, path = item.partition("=")
+        if not sid or "," in path:
+            raise InvalidArgument(f"invalid ssh {item!r}: want ID[=SOCKET]")
+        if not eq:
+            path = os.environ.get("SSH_AUTH_SOCK", "")
+            if not path:
+                raise InvalidArgument(f"ssh {sid}: SSH_AUTH_SOCK is not set and no socket was given")
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise InvalidArgument(f"ssh {sid}: {path}: {e.strerror}") from None
+        if not stat.S_ISSOCK(st.st_mode):
+            raise InvalidArgument(f"ssh {sid}: {path} is not a socket (key files are not supported)")
+        out[sid] = os.path.abspath(path)
     return out
 
 
@@ -146,6 +173,7 @@ def run_build(ctx: Any, args: argparse.Namespace) -> int:
         runtime=args.runtime,
         dockerfile_text=dockerfile_text,
         secrets=_secrets(args.secret),
+        ssh=_ssh(args.ssh),
         pull=args.pull,
     )
     with bctx:

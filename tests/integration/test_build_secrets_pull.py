@@ -94,3 +94,34 @@ def test_pull_takes_the_tags_new_image(minke, busybox_image, registry, tmp_path)
     assert old != new
     assert _ok(minke("run", "--rm", "--network", "none", new, "cat", "/version")).strip() == "new"
     assert _ok(minke("image", "inspect", "-f", "{{.Id}}", base)).strip() != busybox_image
+
+
+def test_ssh_mount_binds_the_agent_socket_for_that_run_only(minke, busybox_image, tmp_path, monkeypatch):
+    import socket
+
+    sock_path = tmp_path / "agent.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        srv.bind(str(sock_path))
+        srv.listen(1)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock_path))
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(
+            f"FROM {busybox_image}\n"
+            "RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /sock\n"
+            "RUN --mount=type=ssh,id=other,target=/agent test -S /agent && test \"$SSH_AUTH_SOCK\" = /agent\n"
+            "RUN test ! -e /run/buildkit/ssh_agent.0 && test -z \"$SSH_AUTH_SOCK\"\n")
+        _ok(minke("build", "-q", "-t", "withssh", "--ssh", "default", "--ssh", f"other={sock_path}",
+                  "--network", "none", str(ctx)))
+        out = _ok(minke("run", "--rm", "--network", "none", "withssh", "sh", "-c",
+                        "cat /sock; test ! -e /run/buildkit && test ! -e /agent && echo clean"))
+        assert out == "/run/buildkit/ssh_agent.0\nclean\n", out
+        # A required agent that was not given fails the step, naming it.
+        (ctx / "Dockerfile").write_text(f"FROM {busybox_image}\nRUN --mount=type=ssh,id=k,required true\n")
+        r = minke("build", "-q", str(ctx))
+        assert r.code != 0 and "ssh k not found" in r.err, r
+        r = minke("build", "-q", "--ssh", f"x={tmp_path}", str(ctx))
+        assert r.code != 0 and "is not a socket" in r.err, r
+    finally:
+        srv.close()
