@@ -26,6 +26,17 @@ class HostKernel:
     def link_exists(self, name: str) -> bool:
         return netlink.link_exists(name)
 
+    def link_key(self, name: str) -> str:
+        """What names this incarnation of a link: boot id and ifindex ("" when missing).
+        A link deleted and remade (by hand, after a reboot) gets another key."""
+        try:
+            with open(f"/sys/class/net/{name}/ifindex") as f:
+                index = f.read().strip()
+            with open("/proc/sys/kernel/random/boot_id") as f:
+                return f"{f.read().strip()}/{index}"
+        except OSError:
+            return ""
+
     def create_bridge(self, name: str, address: str, prefixlen: int, mtu: int) -> None:
         netlink.create_bridge(name, address, prefixlen, mtu)
 

@@ -29,6 +29,9 @@ class FakeKernel:
     def link_exists(self, name):
         return name in self.links
 
+    def link_key(self, name):
+        return f"boot/{id(self.links[name])}" if name in self.links else ""
+
     def create_bridge(self, name, address, prefixlen, mtu):
         self.links.setdefault(name, {"kind": "bridge", "addr": f"{address}/{prefixlen}", "mtu": mtu})
 
@@ -159,6 +162,27 @@ def test_setup_publish_teardown(env):
     assert not k.namespaces and ep.host_veth not in k.links and not k.dns
     assert not Iptables(ipt).rules_of(ctr_tag("c" * 64)) and svc.endpoints() == []
     assert k.flushed == [ep.ip]  # UDP flows to the gone address forgotten
+
+
+def test_bridge_work_once_then_no_iptables_on_the_run_path(env):
+    svc, k, ipt = env
+    svc.setup("a" * 64, "a", [Attachment("bridge")])
+    bridge = svc.get("bridge")
+    assert Iptables(ipt).rules_of(net_tag(bridge.id))  # the first run made the rules
+    svc.teardown("a" * 64)
+    ipt.calls.clear()
+    svc.setup("b" * 64, "b", [Attachment("bridge")])
+    assert ipt.calls == []  # the marker and the bridge's key say all is there
+    svc.teardown("b" * 64)
+    # The bridge deleted and remade behind our back (a reboot, by hand): another key, so
+    # the next run checks and adds what is missing.
+    k.links.pop(bridge.bridge)
+    ipt.chains = {t: {c: [] for c in cs} for t, cs in type(ipt)().chains.items()}
+    svc.setup("c" * 64, "c", [Attachment("bridge")])
+    assert bridge.bridge in k.links and Iptables(ipt).rules_of(net_tag(bridge.id))
+    svc.teardown("c" * 64)
+    svc.teardown_all()
+    assert not Iptables(ipt).rules_of(net_tag(bridge.id)) and not os.path.exists(svc._marker_path(bridge))
 
 
 def test_failed_setup_leaves_nothing(env):
