@@ -5,40 +5,38 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from typing import Any
 
 from minke.errors import InvalidArgument, MinkeError
 
 
-def table(out: Any, headers: list[str], rows: list[list[str]]) -> None:
-    """Docker's tabwriter layout (minwidth 10, padding 3): a column is as wide as its
-    widest cell plus three spaces, and at least ten."""
-    widths = [len(h) for h in headers]
-    for r in rows:
-        for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
-    for r in [headers, *rows]:
-        line = "".join(cell.ljust(max(10, widths[i] + 3)) if i < len(r) - 1 else cell for i, cell in enumerate(r))
-        out.write(line.rstrip() + "\n")
+def emit_rows(ctx: Any, fmt: str | None, rows: list[dict[str, Any]], columns: list[str], headers: dict[str, str]) -> None:
+    """A list command's rows through the shared ``--format`` machinery (``table``,
+    ``table TEMPLATE``, ``json``, a Go template), as images and ps print theirs."""
+    from minke.cli.format import format_rows
+
+    text = format_rows(fmt, rows, columns, headers)
+    if text:
+        ctx.out.write(text if text.endswith("\n") else text + "\n")
 
 
-def render(fmt: str, obj: Any) -> str:
-    """Go-template subset: ``{{.Field}}``, ``{{.A.B}}``, ``{{json .X}}``, ``{{json .}}``."""
-    def field(path: str) -> Any:
-        v = obj
-        for part in filter(None, path.split(".")):
-            v = v.get(part) if isinstance(v, dict) else None
-        return v
+def write_inspect(ctx: Any, docs: list[Any], fmt: str | None) -> None:
+    """``inspect``'s output: the documents as an indented JSON array, or each through
+    the Go template ``fmt``."""
+    if fmt:
+        from minke.cli.format import render_template
 
-    def sub(m: re.Match) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json"):
-            return json.dumps(field(expr[4:].strip()))
-        v = field(expr)
-        return "<no value>" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
+        for d in docs:
+            ctx.out.write(render_template(fmt, d) + "\n")
+        return
+    ctx.out.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
 
-    return re.sub(r"{{\s*(.*?)\s*}}", sub, fmt).replace("\\t", "\t").replace("\\n", "\n")
+
+def go_time(ts: float) -> str:
+    """Go's time.Time.String() of a UTC time, as Docker's CreatedAt column prints it."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(ts))
 
 
 def key_values(items: list[str], what: str) -> dict[str, str]:
@@ -98,6 +96,10 @@ def run_create(ctx: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+NETWORK_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+                   "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
+
+
 # --- ls -------------------------------------------------------------------------------------
 def setup_ls(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
@@ -134,13 +136,8 @@ def run_ls(ctx: Any, args: argparse.Namespace) -> int:
         return 0
     rows = [{"ID": n.id if args.no_trunc else n.short_id, "Name": n.name, "Driver": n.driver, "Scope": "local",
              "IPv6": "false", "Internal": str(n.internal).lower(),
-             "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()), "CreatedAt": str(n.created)} for n in nets]
-    if args.format and args.format != "table":
-        fmt = args.format[len("table "):] if args.format.startswith("table ") else args.format
-        for r in rows:
-            ctx.out.write((json.dumps(r) if fmt == "json" else render(fmt, r)) + "\n")
-        return 0
-    table(ctx.out, ["NETWORK ID", "NAME", "DRIVER", "SCOPE"], [[r["ID"], r["Name"], r["Driver"], r["Scope"]] for r in rows])
+             "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()), "CreatedAt": go_time(n.created)} for n in nets]
+    emit_rows(ctx, args.format, rows, ["ID", "Name", "Driver", "Scope"], NETWORK_HEADERS)
     return 0
 
 
@@ -155,11 +152,8 @@ def setup_inspect(p: argparse.ArgumentParser) -> None:
 def run_inspect(ctx: Any, args: argparse.Namespace) -> int:
     found: list[dict] = []
     rc = each(ctx, args.networks, lambda r: found.append(ctx.engine.networks.inspect(r)))
-    if args.format:
-        for obj in found:
-            ctx.out.write(render(args.format, obj) + "\n")
-    else:
-        ctx.out.write(json.dumps(found, indent=4) + "\n")
+    if found or not args.format:
+        write_inspect(ctx, found, args.format)
     return rc
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from minke.cli.network import each, filters, key_values, render, table
+from minke.cli.network import each, emit_rows, filters, key_values, write_inspect
 
 
 def setup_create(p: argparse.ArgumentParser) -> None:
@@ -27,6 +26,10 @@ def run_create(ctx: Any, args: argparse.Namespace) -> int:
                                   labels=key_values(args.label, "label"), options=key_values(args.opt, "option"))
     ctx.out.write(v.name + "\n")
     return 0
+
+
+VOLUME_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
+                  "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE"}
 
 
 def setup_ls(p: argparse.ArgumentParser) -> None:
@@ -59,14 +62,9 @@ def run_ls(ctx: Any, args: argparse.Namespace) -> int:
         for v in vols:
             ctx.out.write(v.name + "\n")
         return 0
-    if args.format and args.format != "table":
-        fmt = args.format[len("table "):] if args.format.startswith("table ") else args.format
-        for v in vols:
-            row = {"Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "Scope": "local",
-                   "Labels": ",".join(f"{k}={x}" for k, x in v.labels.items())}
-            ctx.out.write((json.dumps(row) if fmt == "json" else render(fmt, row)) + "\n")
-        return 0
-    table(ctx.out, ["DRIVER", "VOLUME NAME"], [[v.driver, v.name] for v in vols])
+    rows = [{"Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "Scope": "local",
+             "Labels": ",".join(f"{k}={x}" for k, x in v.labels.items()), "Links": "N/A", "Size": "N/A"} for v in vols]
+    emit_rows(ctx, args.format, rows, ["Driver", "Name"], VOLUME_HEADERS)
     return 0
 
 
@@ -79,11 +77,8 @@ def setup_inspect(p: argparse.ArgumentParser) -> None:
 def run_inspect(ctx: Any, args: argparse.Namespace) -> int:
     found: list[dict] = []
     rc = each(ctx, args.volumes, lambda n: found.append(ctx.engine.volumes.inspect(n)))
-    if args.format:
-        for obj in found:
-            ctx.out.write(render(args.format, obj) + "\n")
-    else:
-        ctx.out.write(json.dumps(found, indent=4) + "\n")
+    if found or not args.format:
+        write_inspect(ctx, found, args.format)
     return rc
 
 

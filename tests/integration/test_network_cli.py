@@ -41,11 +41,20 @@ def test_create_ls_inspect_rm(minke, names):
     assert {"bridge", "host", "none"} <= set(rows)
     assert minke("network", "ls", "-q", "--filter", "label=tier=front").out.split() == [nid[:12]]
     assert minke("network", "ls", "--format", "{{.Name}}", "-f", "type=custom").out.split() == [f"web{sfx}"]
+    # The shared --format machinery: table TEMPLATE with Docker's headers, json lines, Go functions.
+    t = minke("network", "ls", "-f", f"name=web{sfx}", "--format", "table {{.Name}}\t{{.Internal}}\t{{.Labels}}")
+    assert [line.split() for line in t.out.splitlines()] == [["NAME", "INTERNAL", "LABELS"], [f"web{sfx}", "false", "tier=front"]]
+    (row,) = [json.loads(line) for line in minke("network", "ls", "-f", f"name=web{sfx}", "--format", "json").out.splitlines()]
+    assert (row["ID"], row["Driver"], row["Scope"]) == (nid[:12], "bridge", "local") and row["CreatedAt"].endswith(" +0000 UTC")
+    assert minke("network", "ls", "-f", f"name=web{sfx}", "--format", "{{upper .Name}}").out == f"WEB{sfx.upper()}\n"
+    bad = minke("network", "ls", "--format", "{{.Name")
+    assert bad.code != 0 and "template parsing error" in bad.err
     info = json.loads(minke("network", "inspect", f"web{sfx}").out)[0]
     assert info["Id"] == nid and info["Driver"] == "bridge" and info["Scope"] == "local" and info["Containers"] == {}
     assert info["IPAM"]["Config"] == [{"Subnet": f"{p}.0/24", "Gateway": f"{p}.254", "IPRange": f"{p}.64/26"}]
     assert info["Labels"] == {"tier": "front"} and info["Internal"] is False
     assert minke("network", "inspect", "-f", "{{.Name}} {{.Driver}}", nid[:10]).out == f"web{sfx} bridge\n"
+    assert minke("network", "inspect", "-f", "{{json .Labels}}", nid).out == '{"tier":"front"}\n'
     assert Iptables().rules_of(net_tag(nid))
     rm = minke("network", "rm", f"web{sfx}")
     assert rm.code == 0 and rm.out == f"web{sfx}\n"

@@ -17,6 +17,11 @@ def test_volume_commands(minke, minke_env):
     ls = minke("volume", "ls")
     assert ls.out.splitlines() == ["DRIVER    VOLUME NAME"] + [f"local     {n}" for n in sorted([anon, "data"])]
     assert minke("volume", "ls", "-q", "-f", "label=a").out == "data\n"
+    t = minke("volume", "ls", "-f", "label=a", "--format", "table {{.Name}}\t{{.Labels}}\t{{.Scope}}")
+    assert t.out.splitlines() == ["VOLUME NAME   LABELS    SCOPE", "data          a=b       local"]
+    (row,) = [json.loads(line) for line in minke("volume", "ls", "-f", "label=a", "--format", "json").out.splitlines()]
+    assert (row["Name"], row["Driver"], row["Labels"]) == ("data", "local", "a=b")
+    assert row["Mountpoint"] == os.path.join(minke_env.root, "volumes", "data", "_data")
     info = json.loads(minke("volume", "inspect", "data").out)
     assert info[0]["Mountpoint"] == os.path.join(minke_env.root, "volumes", "data", "_data")
     assert (info[0]["Driver"], info[0]["Labels"], info[0]["Scope"]) == ("local", {"a": "b"}, "local")
