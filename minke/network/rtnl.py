@@ -12,8 +12,10 @@ it, so ``Rtnl()`` made in a thread that ``setns``-ed acts inside that namespace.
 
 from __future__ import annotations
 
+# _socket, not socket: socket.py's enum conversions and selectors cost ~4 ms per run, and
+# these calls need nothing of it (the C module's socket has send, recv and bind).
+import _socket as socket
 import os
-import socket
 import struct
 
 NETLINK_ROUTE = 0

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import logging
 import os
 import secrets
 import time
@@ -37,8 +36,6 @@ from typing import Any
 
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
 from minke.network.model import Attachment, ContainerNetwork, Endpoint, Published
-
-log = logging.getLogger(__name__)
 
 PREDEFINED = ("bridge", "host", "none")
 DEFAULT_MTU = 1500
@@ -282,8 +279,6 @@ class NetworkService:
         nothing is done twice.  A bridge that is missing (first use of the default
         network, or after a reboot) is made under the host lock, after checking that its
         subnet is still free; the default network moves to a free one if not."""
-        from minke.network.iptables import net_tag, network_rules
-
         if net.driver != "bridge" or not net.bridge:
             return net
         if not host_locked:
@@ -298,6 +293,8 @@ class NetworkService:
             # under this lock, so a removal can never take a chain we are filling.
             with self._host_lock():
                 return self._ensure_kernel(self._check_free(net), host_locked=True)
+        from minke.network.iptables import net_tag, network_rules
+
         tag = net_tag(net.id)
         ipt = self.iptables
         self.kernel.create_bridge(net.bridge, net.gateway, net.prefixlen, net.mtu)
@@ -531,8 +528,6 @@ class NetworkService:
         self._event("disconnect", net, container=container_id)
 
     def _disconnect_locked(self, net: Any, container_id: str, *, force: bool = False) -> None:
-        from minke.network.iptables import ctr_tag
-
         eps = self.endpoints(net.id, container_id)
         if not eps:
             if force:
@@ -540,12 +535,16 @@ class NetworkService:
             raise NotFound(f"container {container_id[:12]} is not connected to network {net.name}")
         ep = eps[0]
         if ep.ports:
+            from minke.network.iptables import ctr_tag
+
             self.iptables.remove_tagged(ctr_tag(container_id) + ":" + net.id[:12])
             if any(p.protocol == "udp" for p in ep.ports):
                 try:
                     self.kernel.flush_udp_conntrack(ep.ip)
                 except Exception as e:  # noqa: BLE001 - no conntrack support: nothing to flush
-                    log.debug("conntrack flush for %s failed: %s", ep.ip, e)
+                    import logging  # not at the top: its import costs every run on a bridge
+
+                    logging.getLogger(__name__).debug("conntrack flush for %s failed: %s", ep.ip, e)
         if ep.host_veth:
             self.kernel.delete_link(ep.host_veth)
         self.db.execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?", (net.id, container_id))
