@@ -270,11 +270,12 @@ def _unmount_under(path: str) -> None:
         subprocess.run(["umount", "-l", p], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def detached(argv_run: list[str], env: dict[str, str] | None, count: int, image: str) -> tuple[float, list[str]]:
+def detached(argv_run: list[str], env: dict[str, str] | None, count: int, image: str,
+             extra: list[str] | None = None) -> tuple[float, list[str]]:
     t0 = time.perf_counter()
     ids = []
     for i in range(count):
-        r = subprocess.run([*argv_run, "run", "-d", "--name", f"s{i}", image, "sleep", "3600"], env=env,
+        r = subprocess.run([*argv_run, "run", "-d", "--name", f"s{i}", *(extra or []), image, "sleep", "3600"], env=env,
                            check=True, capture_output=True, text=True)
         ids.append(r.stdout.strip())
     return time.perf_counter() - t0, ids
@@ -287,10 +288,14 @@ def main() -> int:
     ap.add_argument("--runtime", default="minke", help="minke's --runtime (runc, minke, a path)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON too")
     ap.add_argument("--no-import", action="store_true", help="use the busybox image the store already has")
+    ap.add_argument("--network", default=None,
+                    help="minke's --network for the runs (default: its default bridge; the dockerd here "
+                         "runs with --bridge none, so `--network none` is the like-for-like comparison)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
-    results: dict[str, object] = {"runtime": args.runtime, "n": args.n}
+    results: dict[str, object] = {"runtime": args.runtime, "n": args.n, "network": args.network or "default"}
+    net = ["--network", args.network] if args.network else []
     work = tempfile.mkdtemp(prefix="minke-bench-")
     cleanups: list = []
     env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"),
@@ -323,12 +328,12 @@ def main() -> int:
         rroot = os.path.join(work, "runc-root")
 
         # 1. run --rm true
-        timed([MINKE, "run", "--rm", "busybox", "true"], env)  # warm the caches
+        timed([MINKE, "run", "--rm", *net, "busybox", "true"], env)  # warm the caches
         for eng in others:
             eng.timed("run", "--rm", eng.image, "true")
         times: dict[str, list[float]] = {"minke": [], "runc": [], **{e.name: [] for e in others}}
         for i in range(args.n):
-            times["minke"].append(timed([MINKE, "run", "--rm", "busybox", "true"], env))
+            times["minke"].append(timed([MINKE, "run", "--rm", *net, "busybox", "true"], env))
             for eng in others:
                 times[eng.name].append(eng.timed("run", "--rm", eng.image, "true"))
             if bundle:
@@ -346,7 +351,7 @@ def main() -> int:
 
         # 2. N detached sleep containers, each engine in turn (then removed).
         if args.containers > 0:
-            start_all, _ = detached([MINKE], env, args.containers, "busybox")
+            start_all, _ = detached([MINKE], env, args.containers, "busybox", net)
             mons = monitors_under(env["MINKE_RUN_ROOT"])
             pss = [pss_kib(p) for p in mons]
             results["detached"] = d = {
