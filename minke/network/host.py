@@ -43,8 +43,8 @@ class HostKernel:
     def delete_link(self, name: str) -> bool:
         return netlink.delete_link(name)
 
-    def create_veth(self, host_name: str, peer_name: str, bridge: str, mtu: int, netns_path: str) -> None:
-        netlink.create_veth(host_name, peer_name, bridge, mtu, netns_path)
+    def create_veth(self, host_name: str, peer_name: str, bridge: str, mtu: int, netns_path: str, mac: str = "") -> None:
+        netlink.create_veth(host_name, peer_name, bridge, mtu, netns_path, mac)
 
     def configure_in_netns(self, netns_path: str, cfg: InterfaceConfig | None) -> None:
         netlink.configure_in_netns(netns_path, cfg)

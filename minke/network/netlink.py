@@ -28,6 +28,9 @@ class InterfaceConfig:
     gateway: str = ""  # default route via this, when set
     mac: str = ""
     mtu: int = 1500
+    # The link arrived named ``name``, with its MAC and MTU (create_veth made it so in
+    # the namespace): only the address, up and the route are left to do.
+    ready: bool = False
 
 
 def _rtnl() -> Any:
@@ -102,33 +105,25 @@ def delete_link(name: str) -> bool:
         return True
 
 
-def create_veth(host_name: str, peer_name: str, bridge: str, mtu: int = 1500, netns_path: str = "") -> None:
-    """A veth pair; the host end enslaved to ``bridge`` and up; the peer moved into the
-    namespace at ``netns_path`` when given (else left for ``move_to_netns``).  One
-    netlink socket for all of it."""
+def create_veth(host_name: str, peer_name: str, bridge: str, mtu: int = 1500, netns_path: str = "",
+                mac: str = "") -> None:
+    """A veth pair in one netlink request: the host end enslaved to ``bridge`` and up;
+    the peer made directly inside the namespace at ``netns_path`` (else in ours, for
+    ``move_to_netns``), named ``peer_name``, with ``mac``."""
     check_ifname(host_name)
     check_ifname(peer_name)
     br = _index(bridge)
-    with _rtnl() as nl:
-        try:
-            nl.veth_add(host_name, peer_name, mtu=mtu)
-        except OSError as e:
-            raise _err(f"cannot create veth {host_name}", e) from None
-        try:
-            idx = _index(host_name)
-            nl.link_set(idx, up=True, master=br)
-            if netns_path:
-                fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    nl.link_set(_index(peer_name), net_ns_fd=fd)
-                finally:
-                    os.close(fd)
-        except (OSError, MinkeError) as e:
-            try:
-                nl.link_del(_index(host_name))
-            except (OSError, MinkeError):
-                pass  # best effort on the error path
-            raise _err(f"cannot set up veth {host_name}", e) from None
+    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC) if netns_path else None
+    try:
+        with _rtnl() as nl:
+            # The peer stays down here: up at creation in another namespace gets ENOTCONN
+            # (6.1); it goes up inside, with its address (configure_in_netns).
+            nl.veth_add(host_name, peer_name, mtu=mtu, master=br, up=True, peer_ns_fd=fd, peer_mac=mac or None)
+    except OSError as e:
+        raise _err(f"cannot create veth {host_name}", e) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def move_to_netns(ifname: str, netns_path: str) -> None:
@@ -152,9 +147,10 @@ def _configure_here(cfg: InterfaceConfig | None, loopback: bool) -> None:
         if cfg is None:
             return
         idx = _index(cfg.ifname)
-        # Renaming needs the link down; it arrives down from the other namespace.
-        nl.link_set(idx, up=False, mtu=cfg.mtu, ifname=cfg.name if cfg.name != cfg.ifname else None,
-                    address=cfg.mac or None)
+        if not cfg.ready:
+            # Renaming needs the link down; it arrives down from the other namespace.
+            nl.link_set(idx, up=False, mtu=cfg.mtu, ifname=cfg.name if cfg.name != cfg.ifname else None,
+                        address=cfg.mac or None)
         nl.addr_add(idx, cfg.address, cfg.prefixlen)
         nl.link_set(idx, up=True)
         if cfg.gateway:

@@ -112,9 +112,18 @@ class Rtnl:
         self.request(RTM_NEWLINK, ifinfo() + link_attrs(ifname=name, mtu=mtu) + attr(IFLA_LINKINFO, info),
                      NLM_F_CREATE | NLM_F_EXCL)
 
-    def veth_add(self, name: str, peer: str, mtu: int | None = None) -> None:
-        peer_msg = ifinfo() + link_attrs(ifname=peer, mtu=mtu)
-        self.link_add(name, "veth", info_data=attr(VETH_INFO_PEER, peer_msg), mtu=mtu)
+    def veth_add(self, name: str, peer: str, mtu: int | None = None, *, master: int | None = None, up: bool = False,
+                 peer_ns_fd: int | None = None, peer_mac: str | None = None, peer_up: bool = False) -> None:
+        """A veth pair in one request: this end enslaved to ``master`` and up when asked;
+        the peer made directly in the namespace ``peer_ns_fd`` names (no move: moving a
+        link between namespaces waits for RCU grace periods, ~10 ms each), with its MAC.  The kernel applies ifinfomsg flags and IFLA_MASTER at creation
+        (rtnl_configure_link, do_set_master) as ``ip link add ... master B up`` relies on."""
+        peer_msg = ifinfo(0, IFF_UP if peer_up else 0, IFF_UP if peer_up else 0)
+        peer_msg += link_attrs(ifname=peer, mtu=mtu, address=peer_mac, net_ns_fd=peer_ns_fd)
+        info = attr(IFLA_INFO_KIND, b"veth") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_msg))
+        flags = IFF_UP if up else 0
+        self.request(RTM_NEWLINK, ifinfo(0, flags, flags) + link_attrs(ifname=name, mtu=mtu, master=master)
+                     + attr(IFLA_LINKINFO, info), NLM_F_CREATE | NLM_F_EXCL)
 
     def link_set(self, index: int, *, up: bool | None = None, **attrs: object) -> None:
         flags = change = 0

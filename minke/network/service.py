@@ -491,7 +491,7 @@ class NetworkService:
                 raise InvalidArgument("container sharing the host's network namespace cannot be connected to a network")
         except FileNotFoundError:
             raise NotFound(f"network namespace {netns_path} not found: is the container running?") from None
-        host_veth, peer = _veth_names(container_id, net.id)
+        host_veth, _ = _veth_names(container_id, net.id)
         ifname = f"eth{len(self.endpoints(container_id=container_id))}"
         with self._lock(net.id):
             # Under the lock: an endpoint another process is still wiring has its veth name
@@ -504,10 +504,12 @@ class NetworkService:
                 self.kernel.delete_link(host_veth)  # a leftover of a crash
                 self.db.execute("UPDATE endpoints SET host_veth = ? WHERE network_id = ? AND container_id = ?",
                                 (host_veth, net.id, container_id))
-                self.kernel.create_veth(host_veth, peer, net.bridge or "", net.mtu, netns_path)
+                # The peer is born in the container's namespace as eth<N>, with its MAC:
+                # left to do there are the address, up and the route.
+                self.kernel.create_veth(host_veth, ifname, net.bridge or "", net.mtu, netns_path, got_mac)
                 self.kernel.configure_in_netns(netns_path, netlink.InterfaceConfig(
-                    ifname=peer, name=ifname, address=got_ip, prefixlen=net.prefixlen,
-                    gateway=net.gateway if ifname == "eth0" else "", mac=got_mac, mtu=net.mtu))
+                    ifname=ifname, name=ifname, address=got_ip, prefixlen=net.prefixlen,
+                    gateway=net.gateway if ifname == "eth0" else "", mac=got_mac, mtu=net.mtu, ready=True))
                 if net.dns:
                     self._ensure_dns(net)
             except BaseException:

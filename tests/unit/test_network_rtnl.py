@@ -41,3 +41,29 @@ def test_ifinfomsg_carries_index_and_up_flag():
 def test_index_of_an_unknown_link_is_zero():
     assert rtnl.index_of("lo") > 0
     assert rtnl.index_of("no-such-link0") == 0
+
+
+def test_veth_request_makes_the_peer_in_its_namespace_enslaved_and_up():
+    sent = []
+
+    class Recording(rtnl.Rtnl):
+        def __init__(self) -> None:  # no socket: the request is only recorded
+            pass
+
+        def request(self, msg_type, payload, flags=0):
+            sent.append((msg_type, payload, flags))
+
+    Recording().veth_add("vm1", "eth1", 1400, master=9, up=True, peer_ns_fd=6, peer_mac="02:42:ac:11:00:02")
+    ((kind, payload, flags),) = sent
+    assert kind == rtnl.RTM_NEWLINK and flags == rtnl.NLM_F_CREATE | rtnl.NLM_F_EXCL
+    _, _, _, up, change = struct.unpack_from("=BxHiII", payload)
+    assert (up, change) == (rtnl.IFF_UP, rtnl.IFF_UP)
+    top = dict(_attrs(payload[16:]))
+    assert top[rtnl.IFLA_IFNAME] == b"vm1\0" and struct.unpack("=I", top[rtnl.IFLA_MASTER]) == (9,)
+    info = dict(_attrs(top[rtnl.IFLA_LINKINFO]))
+    assert info[rtnl.IFLA_INFO_KIND] == b"veth"
+    peer = dict(_attrs(info[rtnl.IFLA_INFO_DATA]))[rtnl.VETH_INFO_PEER]
+    assert struct.unpack_from("=BxHiII", peer)[3:] == (0, 0)  # down: up at birth elsewhere is ENOTCONN
+    pa = dict(_attrs(peer[16:]))
+    assert pa[rtnl.IFLA_IFNAME] == b"eth1\0" and struct.unpack("=I", pa[rtnl.IFLA_NET_NS_FD]) == (6,)
+    assert pa[rtnl.IFLA_ADDRESS] == bytes([2, 0x42, 0xAC, 0x11, 0, 2]) and struct.unpack("=I", pa[rtnl.IFLA_MTU]) == (1400,)

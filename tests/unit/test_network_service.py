@@ -41,7 +41,7 @@ class FakeKernel:
             self.links.pop(link["peer"], None)
         return link is not None
 
-    def create_veth(self, host_name, peer_name, bridge, mtu, netns_path):
+    def create_veth(self, host_name, peer_name, bridge, mtu, netns_path, mac=""):
         assert bridge in self.links and netns_path in self.namespaces
         self.links[host_name] = {"kind": "veth", "master": bridge, "peer": None, "ns": netns_path}
 
