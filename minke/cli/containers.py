@@ -358,15 +358,23 @@ def run_run(ctx, args) -> int:
     except BaseException:
         early.abort()
         raise
-    if args.detach:
-        svc.start(c.id, early=early)
-        ctx.out.write(c.id + "\n")
-        return 0
     streams = {s.lower() for s in args.attach} or {"stdout", "stderr"}
     if args.interactive:
         streams.add("stdin")
-    session = svc.start(c.id, attach={"stdin": "stdin" in streams, "stdout": "stdout" in streams, "stderr": "stderr" in streams},
-                        early=early)
+    attach = None if args.detach else {"stdin": "stdin" in streams, "stdout": "stdout" in streams,
+                                       "stderr": "stderr" in streams}
+    try:
+        session = svc.start(c.id, attach=attach, early=early)
+    except BaseException:
+        if args.rm:  # --rm takes a container whose start failed along, whatever failed
+            try:
+                svc.remove(c.id, force=True, volumes=True)
+            except MinkeError:
+                pass
+        raise
+    if args.detach:
+        ctx.out.write(c.id + "\n")
+        return 0
     code = _pump(ctx, svc, c, session, stdin="stdin" in streams, tty=args.tty,
                  sig_proxy=args.sig_proxy == "true" and not args.tty, detach_keys=_detach_keys(args.detach_keys))
     if args.rm:

@@ -29,11 +29,14 @@ def test_a_failure_after_the_monitor_started_leaves_nothing(minke, tmp_path):
     assert _lifecycle._processes_mentioning(minke.run_root) == []
     runtime_root = os.path.join(minke.run_root, "runtime", minke.runtime)
     assert not os.path.isdir(runtime_root) or os.listdir(runtime_root) == []
-    # The container is there to be started again (or removed), as Docker leaves it.
-    # --rm or not, Docker keeps a container whose start failed this early as 'created'.
-    for cid in minke.ids():
-        minke.seen.add(cid)
-        assert minke.ok("inspect", "-f", "{{.State.Status}}", cid).strip() == "created"
+    # --rm takes it along, whatever failed.
+    assert minke.ids() == []
+    # Without --rm it stays 'created', to be started again or removed, as Docker leaves it.
+    r = minke("run", "--network", "none", "--security-opt", f"seccomp={bad}", "busybox", "true")
+    assert r.returncode == 125
+    (cid,) = minke.ids()
+    minke.seen.add(cid)
+    assert minke.ok("inspect", "-f", "{{.State.Status}}", cid).strip() == "created"
 
 
 def test_the_callers_other_fds_do_not_reach_the_container(minke):
