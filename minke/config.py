@@ -43,6 +43,11 @@ class Config:
         for key, value in overrides.items():
             if value is not None:
                 values[key] = value
+        # Absolute: the paths go to processes that run elsewhere (the monitor in "/",
+        # the container's runtime, hooks) and into the store's records.
+        for key in ("root", "run_root", "config_dir"):
+            if key in values:
+                values[key] = os.path.abspath(values[key])
         return cls(**values)
 
     # Derived paths: one place decides the layout of the root.
