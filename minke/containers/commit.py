@@ -79,6 +79,7 @@ def export(svc: Any, ref: str, out: IO[bytes]) -> None:
     c = svc.get(ref)
     with mounted_root(svc, c) as root:
         write_tar(root, out)
+    svc._event("export", c)
 
 
 def commit(svc: Any, ref: str, repo: str | None, *, changes_: list[str] = (), message: str = "",
@@ -137,4 +138,5 @@ def commit(svc: Any, ref: str, repo: str | None, *, changes_: list[str] = (), me
     finally:
         if paused:
             unpause_c(svc, c.id)
+    svc._event("commit", c, comment=message, imageID=str(image_id), imageRef=tag or "")
     return str(image_id)

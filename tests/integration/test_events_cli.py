@@ -69,3 +69,17 @@ def test_a_follower_sees_what_comes_after_it(minke):
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=10) == 0
+
+
+@one_runtime
+def test_commit_and_export_are_container_events(minke, tmp_path):
+    t0 = int(time.time()) - 1
+    minke.ok("create", "--name", "evc", "--network", "none", "busybox", "true")
+    image_id = minke.ok("commit", "evc", "evcommit:1").strip()
+    minke.ok("export", "-o", str(tmp_path / "evc.tar"), "evc")
+    minke.ok("rm", "evc")
+    minke.ok("rmi", "evcommit:1")
+    # container= matches an actor's ID or name by prefix, any type (Docker's): evcommit too
+    evs = _json_events(minke, t0, "--filter", "container=evc", "--filter", "type=container")
+    assert [e["Action"] for e in evs] == ["create", "commit", "export", "destroy"]
+    assert evs[1]["Actor"]["Attributes"]["imageID"] == image_id
