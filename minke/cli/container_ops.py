@@ -68,6 +68,7 @@ def run_exec(ctx, args) -> int:
         svc = ctx.engine.containers
         c, proc = prepare(svc, args.container, opts)
         rt = runtime_for(svc, c)
+        exec_id = _exec_event(svc, c, "", opts.cmd)  # exec_create and exec_start, as dockerd
         if args.tty:
             size = _terminal_size()
             if size:
@@ -92,15 +93,33 @@ def run_exec(ctx, args) -> int:
             if code is None:  # detached: the process runs on (Docker's words and code)
                 ctx.err.write("read escape sequence\n")
                 return 1
+            _exec_event(svc, c, exec_id, opts.cmd, code)
             return code
         stdin = sys.stdin.fileno() if args.interactive else os.open(os.devnull, os.O_RDONLY)
         try:
-            return rt.exec(c.id, proc, stdio=(stdin, sys.stdout.fileno(), sys.stderr.fileno()))
+            code = rt.exec(c.id, proc, stdio=(stdin, sys.stdout.fileno(), sys.stderr.fileno()))
+            _exec_event(svc, c, exec_id, opts.cmd, code)
+            return code
         finally:
             if not args.interactive:
                 os.close(stdin)
     except MinkeError as e:
         return _daemon_error(ctx, e)
+
+
+def _exec_event(svc, c, exec_id: str, cmd: tuple[str, ...], code: int | None = None) -> str:
+    """Docker's exec events: ``exec_create: CMD`` and ``exec_start: CMD`` (no ``exec_id``
+    yet: one is made), or ``exec_die`` with the exit code.  A detached exec's end is seen by
+    nobody, so it has no exec_die."""
+    import secrets
+
+    exec_id = exec_id or secrets.token_hex(32)
+    if code is None:
+        for action in ("exec_create", "exec_start"):
+            svc._event(f"{action}: {' '.join(cmd)}", c, execID=exec_id)
+    else:
+        svc._event("exec_die", c, execID=exec_id, exitCode=code)
+    return exec_id
 
 
 def _exec_tty(rt, cid: str, proc: dict, *, detach: bool = False, interactive: bool = False,

@@ -83,3 +83,18 @@ def test_commit_and_export_are_container_events(minke, tmp_path):
     evs = _json_events(minke, t0, "--filter", "container=evc", "--filter", "type=container")
     assert [e["Action"] for e in evs] == ["create", "commit", "export", "destroy"]
     assert evs[1]["Actor"]["Attributes"]["imageID"] == image_id
+
+
+@one_runtime
+def test_exec_events(minke):
+    t0 = int(time.time()) - 1
+    minke.ok("run", "-d", "--name", "evx", "--network", "none", "busybox", "sleep", "30")
+    try:
+        minke("exec", "evx", "sh", "-c", "exit 4")
+        evs = _json_events(minke, t0, "--filter", "event=exec_create", "--filter", "event=exec_start",
+                           "--filter", "event=exec_die")
+    finally:
+        minke.ok("rm", "-f", "evx")
+    assert [e["Action"] for e in evs] == ["exec_create: sh -c exit 4", "exec_start: sh -c exit 4", "exec_die"]
+    assert len({e["Actor"]["Attributes"]["execID"] for e in evs}) == 1
+    assert evs[2]["Actor"]["Attributes"]["exitCode"] == "4"
