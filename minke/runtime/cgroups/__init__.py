@@ -21,10 +21,16 @@ the unified hierarchy, which holds no controllers there, is left alone.
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
 
 from minke.errors import Unsupported
 from minke.runtime.cgroups.common import CgroupFs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:  # typing costs each runtime call ~3 ms of import; the Protocol is for mypy only
+    Protocol = object
+
 
 V1_CONTROLLERS = frozenset(
     {"cpuset", "cpu", "cpuacct", "blkio", "memory", "devices", "freezer", "net_cls",

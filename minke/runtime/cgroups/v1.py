@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Mapping
-from typing import Any
 
 from minke.errors import Conflict, FailedPrecondition, InvalidArgument, Unavailable, Unsupported
 from minke.runtime.cgroups.common import (
@@ -25,6 +23,11 @@ from minke.runtime.cgroups.common import (
     warn,
     write_value,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and signal (enum) would cost every runtime call their import
+    from typing import Any
+_SIGKILL = 9
 
 FREEZE_TIMEOUT = 5.0
 
@@ -337,7 +340,7 @@ class V1Manager:
                 pass
         for pid in self.pids():
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _SIGKILL)
             except ProcessLookupError:
                 pass
         if frozen:
