@@ -15,9 +15,14 @@ The kernel is reached through ``CapSyscalls``; ``RecordingCapSyscalls`` is its f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
 
 from minke.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs every runtime call ~5 ms of import; the Protocol is for mypy only
+    from typing import Any, Protocol
+else:
+    Protocol = object
 
 # Numbers from linux/capability.h; CAP_CHECKPOINT_RESTORE (5.9) is the last one today.
 CAPABILITIES: dict[str, int] = {
