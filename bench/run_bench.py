@@ -397,7 +397,25 @@ def main() -> int:
         ids = subprocess.run([MINKE, "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()
         if ids:
             subprocess.run([MINKE, "rm", "-f", *ids], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _networks_down(env)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _networks_down(env: dict[str, str]) -> None:
+    """minke keeps a store's default bridge once used (as Docker keeps docker0); this
+    store is thrown away: its bridge, NAT rules and addresses go with it."""
+    if not os.path.exists(os.path.join(env["MINKE_ROOT"], "minke.db")):
+        return
+    from minke.config import Config
+    from minke.engine import Engine
+
+    e = Engine(Config(root=env["MINKE_ROOT"], run_root=env["MINKE_RUN_ROOT"]))
+    try:
+        e.networks.teardown_all()
+    except Exception as err:  # noqa: BLE001 - report, the rest of the cleanup goes on
+        print(f"cleanup: networks: {err}", file=sys.stderr)
+    finally:
+        e.close()
     return 0
 
 
