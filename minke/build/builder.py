@@ -400,6 +400,18 @@ class Builder:
             with contextlib.suppress(OSError):
                 os.rmdir(target)
 
+    def _add_dir_layer(self, state: _State, stg: Any, layer_dir: str) -> None:
+        """A directory (COPY/ADD's or WORKDIR's new files) as the stage's next layer;
+        the directory and its tar are gone afterwards."""
+        from minke.archive.create import write_tar
+
+        tar_path = layer_dir + ".tar"
+        with open(tar_path, "wb") as f:
+            write_tar(layer_dir, f)
+        self._add_layer(state, stg, tar_path)
+        os.unlink(tar_path)
+        shutil.rmtree(layer_dir, ignore_errors=True)
+
     def _add_layer(self, state: _State, stg: Any, tar_path: str) -> None:
         from minke.images.model import OCI_LAYER
 
@@ -416,7 +428,6 @@ class Builder:
               results: dict[int, _State], all_stages: list[st_mod.Stage],
               stage: st_mod.Stage, ctx: BuildContext, stg: Any, work: str,
               env: Mapping[str, str]) -> None:
-        from minke.archive.create import write_tar
 
         srcs, dest = self._sources(inst)
         dest = process_word(dest, env, df.escape)
@@ -537,12 +548,7 @@ class Builder:
                 os.chmod(full, stat.S_IMODE(st_.st_mode))
                 os.lchown(full, st_.st_uid, st_.st_gid)
                 os.utime(full, ns=(st_.st_atime_ns, st_.st_mtime_ns))
-        tar_path = layer_dir + ".tar"
-        with open(tar_path, "wb") as f:
-            write_tar(layer_dir, f)
-        self._add_layer(state, stg, tar_path)
-        os.unlink(tar_path)
-        shutil.rmtree(layer_dir, ignore_errors=True)
+        self._add_dir_layer(state, stg, layer_dir)
         from minke.build.stages import copy_created_by
 
         state.history.append(self._hist(copy_created_by(inst), empty=False))
@@ -780,7 +786,6 @@ class Builder:
         """Docker makes WORKDIR's directory even when no later step does (a RUN's cwd or a
         COPY into it would): a final image whose WorkingDir is missing gets it as a layer,
         at its WORKDIR history entry, owned by the USER of that point as BuildKit does."""
-        from minke.archive.create import write_tar
 
         wd = state.config.get("WorkingDir") or "/"
         if wd == "/":
@@ -811,12 +816,7 @@ class Builder:
                 os.chmod(full, stat.S_IMODE(st_.st_mode))
                 os.lchown(full, st_.st_uid, st_.st_gid)
                 os.utime(full, ns=(st_.st_atime_ns, st_.st_mtime_ns))
-        tar_path = layer_dir + ".tar"
-        with open(tar_path, "wb") as f:
-            write_tar(layer_dir, f)
-        self._add_layer(state, stg, tar_path)
-        os.unlink(tar_path)
-        shutil.rmtree(layer_dir, ignore_errors=True)
+        self._add_dir_layer(state, stg, layer_dir)
         layer = state.layers.pop()
         # Put the layer where its WORKDIR entry is, when history and layers line up.
         nonempty = [i for i, h in enumerate(state.history) if not h.get("empty_layer")]

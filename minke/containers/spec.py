@@ -73,6 +73,28 @@ _DEVICE_RULES = [
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
 
 
+def cpu_resources(hc: dict[str, Any]) -> dict[str, Any]:
+    """linux.resources.cpu from HostConfig (a container's start and ``update`` alike):
+    shares, --cpus as a quota over a 100 ms period, else --cpu-period / --cpu-quota
+    (Docker refuses them together), the cpuset."""
+    cpu: dict[str, Any] = {}
+    if int(hc.get("CpuShares") or 0) > 0:
+        cpu["shares"] = int(hc["CpuShares"])
+    nano = int(hc.get("NanoCpus") or 0)
+    if nano > 0:
+        cpu["period"] = 100000
+        cpu["quota"] = nano * 100000 // 1_000_000_000
+    else:
+        if int(hc.get("CpuPeriod") or 0) > 0:
+            cpu["period"] = int(hc["CpuPeriod"])
+        if int(hc.get("CpuQuota") or 0) != 0:
+            cpu["quota"] = int(hc["CpuQuota"])
+    if hc.get("CpusetCpus"):
+        cpu["cpus"] = hc["CpusetCpus"]
+    if hc.get("CpusetMems"):
+        cpu["mems"] = hc["CpusetMems"]
+    return cpu
+
 def cgroups_path(cgroup_parent: str, container_id: str) -> str:
     """The container's linux.cgroupsPath: ``/PARENT/ID``."""
     return f"/{cgroup_parent.strip('/')}/{container_id}"
@@ -462,22 +484,7 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any], inp: SpecInp
         memory["reservation"] = int(hc["MemoryReservation"])
     if memory:
         resources["memory"] = memory
-    cpu: dict[str, Any] = {}
-    if int(hc.get("CpuShares") or 0) > 0:
-        cpu["shares"] = int(hc["CpuShares"])
-    nano = int(hc.get("NanoCpus") or 0)
-    if nano > 0:
-        cpu["period"] = 100000
-        cpu["quota"] = nano * 100000 // 1_000_000_000
-    else:  # --cpu-period / --cpu-quota (from `update`; Docker refuses them with --cpus)
-        if int(hc.get("CpuPeriod") or 0) > 0:
-            cpu["period"] = int(hc["CpuPeriod"])
-        if int(hc.get("CpuQuota") or 0) != 0:
-            cpu["quota"] = int(hc["CpuQuota"])
-    if hc.get("CpusetCpus"):
-        cpu["cpus"] = hc["CpusetCpus"]
-    if hc.get("CpusetMems"):
-        cpu["mems"] = hc["CpusetMems"]
+    cpu = cpu_resources(hc)
     if cpu:
         resources["cpu"] = cpu
     pids = hc.get("PidsLimit")

@@ -167,23 +167,9 @@ def linux_resources(hc: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
             memory["reservation"] = int(hc["MemoryReservation"])
         res["memory"] = memory
     if touched & set(_CPU_KEYS):
-        cpu: dict[str, Any] = {}
-        if int(hc.get("CpuShares") or 0) > 0:
-            cpu["shares"] = int(hc["CpuShares"])
-        nano = int(hc.get("NanoCpus") or 0)
-        if nano > 0:
-            cpu["period"] = 100000
-            cpu["quota"] = nano * 100000 // 1_000_000_000
-        else:
-            if int(hc.get("CpuPeriod") or 0) > 0:
-                cpu["period"] = int(hc["CpuPeriod"])
-            if int(hc.get("CpuQuota") or 0) != 0:
-                cpu["quota"] = int(hc["CpuQuota"])
-        if hc.get("CpusetCpus"):
-            cpu["cpus"] = hc["CpusetCpus"]
-        if hc.get("CpusetMems"):
-            cpu["mems"] = hc["CpusetMems"]
-        res["cpu"] = cpu
+        from minke.containers.spec import cpu_resources
+
+        res["cpu"] = cpu_resources(hc)
     if "PidsLimit" in touched:
         pids = int(hc.get("PidsLimit") or 0)
         res["pids"] = {"limit": pids if pids > 0 else -1}
