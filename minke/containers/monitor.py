@@ -18,10 +18,12 @@ Started detached (own session, stdio on /dev/null, stderr to ``monitor.log``) by
    back-off or, with ``--rm``, removes the container; then tells attached clients the exit
    code and exits.
 
-It imports as little as possible while the container runs: os, struct, time, and the C
-modules select, _socket and _signal directly (their Python wrappers pull in enum, re and
-collections); its settings come as ``key=value`` lines, not JSON.  Everything needed only
-after the container exits (the engine, sqlite3, json) is imported then.
+It imports as little as possible while the container runs: only built-in C modules
+(posix, time, select, _socket, _signal, _struct), not their Python wrappers: ``os`` alone
+(with posixpath, stat and _collections_abc) costs each monitor ~0.27 MiB, the wrappers of
+select and socket pull in enum, re and collections.  Its settings come as ``key=value``
+lines, not JSON.  Everything needed only after the container exits (os, the engine,
+sqlite3) is imported then.
 
 Attach protocol (unix stream socket).  The client sends one line
 ``attach stdin=0|1 stdout=0|1 stderr=0|1\\n``, then frames; the monitor sends frames.  A
@@ -34,16 +36,29 @@ from __future__ import annotations
 
 import _signal as signal
 import _socket as socket
-import os
+import posix
 import select
-import struct
 import sys
 import time
+from _struct import Struct
 
 from minke.containers.logs import LogWriter
 
 STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE_STDIN = 0, 1, 2, 4, 5, 6
-HEADER = struct.Struct(">B3xI")
+HEADER = Struct(">B3xI")
+DEVNULL = "/dev/null"
+
+
+def _join(directory: str, name: str) -> str:
+    return directory + name if directory.endswith("/") else directory + "/" + name
+
+
+def _exists(path: str) -> bool:
+    try:
+        posix.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def frame(kind: int, payload: bytes) -> bytes:
@@ -55,9 +70,10 @@ def short_path(path: str) -> tuple[str, int | None]:
     fd of its directory (/proc/self/fd/N/name), which the kernel resolves like any path."""
     if len(path) < 100:
         return path, None
-    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    parent, _, name = path.rpartition("/")
+    fd = posix.open(parent or "/", posix.O_PATH | posix.O_CLOEXEC)
     # By pid, not "self": the path is also handed to other processes (--console-socket).
-    return f"/proc/{os.getpid()}/fd/{fd}/{os.path.basename(path)}", fd
+    return f"/proc/{posix.getpid()}/fd/{fd}/{name}", fd
 
 
 def classify_error(message: str) -> int:
@@ -94,37 +110,37 @@ class Completed:
 
 
 def spawn(argv: list[str], *, stdin=None, stdout=None, stderr=None, capture: bool = False) -> Completed:
-    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    devnull = posix.open(DEVNULL, posix.O_RDWR | posix.O_CLOEXEC)
     err_r = None
     if capture:
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = posix.pipe2(posix.O_CLOEXEC)
         stdin, stdout, stderr = devnull, devnull, err_w
     actions = [
-        (os.POSIX_SPAWN_DUP2, devnull if stdin is None else stdin, 0),
-        (os.POSIX_SPAWN_DUP2, devnull if stdout is None else stdout, 1),
-        (os.POSIX_SPAWN_DUP2, devnull if stderr is None else stderr, 2),
+        (posix.POSIX_SPAWN_DUP2, devnull if stdin is None else stdin, 0),
+        (posix.POSIX_SPAWN_DUP2, devnull if stdout is None else stdout, 1),
+        (posix.POSIX_SPAWN_DUP2, devnull if stderr is None else stderr, 2),
     ]
     try:
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+        pid = posix.posix_spawn(argv[0], argv, posix.environ, file_actions=actions)
     finally:
-        os.close(devnull)
+        posix.close(devnull)
         if capture:
-            os.close(err_w)
+            posix.close(err_w)
     text = read_all(err_r) if err_r is not None else ""
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = posix.waitpid(pid, 0)
             break
         except InterruptedError:
             continue
-    return Completed(os.waitstatus_to_exitcode(status), text)
+    return Completed(posix.waitstatus_to_exitcode(status), text)
 
 
 ABORTED = 99  # BuiltinRun: no job came (the CLI failed before its go)
 _WARM = ("minke.runtime.cli", "minke.runtime.container", "minke.runtime.spec", "minke.runtime.init",
          "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls",
          "minke.runtime.libc", "minke.runtime.cgroups", "minke.runtime.cgroups.v1", "minke.runtime.cgroups.v2")
-_FD = struct.Struct("i")
+_FD = Struct("i")
 
 
 def wait_go(go_fd: int | None) -> bool:
@@ -136,14 +152,14 @@ def wait_go(go_fd: int | None) -> bool:
     try:
         while not data.endswith(b"\n"):
             try:
-                b = os.read(go_fd, 16)
+                b = posix.read(go_fd, 16)
             except InterruptedError:
                 continue
             if not b:
                 break
             data += b
     finally:
-        os.close(go_fd)
+        posix.close(go_fd)
     return data == b"go\n"
 
 
@@ -168,14 +184,14 @@ class BuiltinRun:
     def __init__(self, warm: bool = False) -> None:
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC, 0)
         sys.stderr.flush()
-        self.pid = os.fork()
+        self.pid = posix.fork()
         if self.pid == 0:  # pragma: no cover - child
             self._sock.close()
             _builtin_child(theirs, warm)
         theirs.close()
 
     def submit(self, root: str, steps: list, pause_before: int | None = None) -> None:
-        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        devnull = posix.open(DEVNULL, posix.O_RDWR | posix.O_CLOEXEC)
         try:
             fds = [devnull if fd is None else fd for _, stdio in steps for fd in stdio]
             text = "\n".join([root, str(-1 if pause_before is None else pause_before),
@@ -183,7 +199,7 @@ class BuiltinRun:
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))]
             self._sock.sendmsg([text.encode()], anc)
         finally:
-            os.close(devnull)
+            posix.close(devnull)
 
     def wait_paused(self) -> bool:
         """True once the child stopped at the pause; False when it ended (failed) first."""
@@ -203,11 +219,11 @@ class BuiltinRun:
         self._sock.close()  # a child still at its pause takes this as "stop here"
         while True:
             try:
-                _, status = os.waitpid(self.pid, 0)
+                _, status = posix.waitpid(self.pid, 0)
                 break
             except InterruptedError:
                 continue
-        code = os.waitstatus_to_exitcode(status)
+        code = posix.waitstatus_to_exitcode(status)
         if code == 0 or code == ABORTED:
             return -1, code
         if code > 100:
@@ -231,7 +247,7 @@ def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the 
         except OSError:
             data, anc = b"", []
         if not data:
-            os._exit(ABORTED)
+            posix._exit(ABORTED)
         fds = [x for level, kind, payload in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
                for (x,) in _FD.iter_unpack(payload[: len(payload) - len(payload) % _FD.size])]
         root, pause, *lines = data.decode().split("\n")
@@ -250,7 +266,7 @@ def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the 
                     break  # the monitor did not resume: leave the rest undone
             # dup2 onto 0-2 (inheritable, as an exec'd runtime's stdio would be).
             for target, fd in enumerate(fds[3 * failed : 3 * failed + 3]):
-                os.dup2(fd, target)
+                posix.dup2(fd, target)
             code = runtime_main(["--root", root, *line.split("\x1f")])
             sys.stderr.flush()
             if code != 0:
@@ -267,7 +283,7 @@ def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the 
             sys.stderr.flush()
         finally:
             # A later step's failure is told apart from the first's by 100 + its index.
-            os._exit(code if code == 0 or failed == 0 else 100 + failed)
+            posix._exit(code if code == 0 or failed == 0 else 100 + failed)
 
 
 def _warm_runtime() -> None:
@@ -284,7 +300,7 @@ def builtin_command(root: str, args, *, stdin=None, stdout=None, stderr=None, ca
     """One runtime command through BuiltinRun, shaped like ``spawn``'s result."""
     err_r = None
     if capture:
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = posix.pipe2(posix.O_CLOEXEC)
         stdin = stdout = None
         stderr = err_w
     try:
@@ -293,25 +309,25 @@ def builtin_command(root: str, args, *, stdin=None, stdout=None, stderr=None, ca
         _, code = run.finish()
     finally:
         if capture:
-            os.close(err_w)
+            posix.close(err_w)
     return Completed(code, read_all(err_r) if err_r is not None else "")
 
 
 def read_all(fd: int) -> str:
     chunks = []
     while True:
-        b = os.read(fd, 65536)
+        b = posix.read(fd, 65536)
         if not b:
             break
         chunks.append(b)
-    os.close(fd)
+    posix.close(fd)
     return b"".join(chunks).decode(errors="replace")
 
 
 def _set_subreaper() -> None:
     """The spawner sets PR_SET_CHILD_SUBREAPER before exec (it survives execve), which
     spares the monitor ctypes; set it here when started some other way."""
-    if os.environ.pop("MINKE_MONITOR_SUBREAPER", "") == "1":
+    if posix.environ.pop(b"MINKE_MONITOR_SUBREAPER", b"") == b"1":
         return
     from minke.runtime import libc
 
@@ -403,7 +419,7 @@ class Monitor:
         self.init_pid = 0
         self.exit_status: int | None = None
         self.listener: socket.socket | None = None
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wake_r, self._wake_w = posix.pipe2(posix.O_NONBLOCK | posix.O_CLOEXEC)
         self._keep_fds: list[int] = []
         self.health = None  # a health.Prober while a container with a healthcheck runs
 
@@ -411,13 +427,13 @@ class Monitor:
     def report(self, line: str) -> None:
         if self.sync_fd is not None:
             try:
-                os.write(self.sync_fd, (line + "\n").encode())
+                posix.write(self.sync_fd, (line + "\n").encode())
             except OSError:
                 pass  # the caller went away (SIGKILLed CLI): the container runs on
 
     def close_sync(self) -> None:
         if self.sync_fd is not None:
-            os.close(self.sync_fd)
+            posix.close(self.sync_fd)
             self.sync_fd = None
 
     def runtime(self, *args: str, stdin=None, stdout=None, stderr=None, check_output=False):
@@ -433,41 +449,41 @@ class Monitor:
     def create(self) -> None:
         """Run the runtime's create with our pipes / console socket as the init's stdio."""
         cfg = self.cfg
-        pidfile = os.path.join(cfg["bundle"], "init.pid")
-        if os.path.exists(pidfile):
-            os.unlink(pidfile)
+        pidfile = _join(cfg["bundle"], "init.pid")
+        if _exists(pidfile):
+            posix.unlink(pidfile)
         args = ["create", "--bundle", cfg["bundle"], "--pid-file", pidfile]
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = posix.pipe2(posix.O_CLOEXEC)
         child_fds: list[int] = []
         console = None
         if cfg["tty"]:
-            sock_path = os.path.join(cfg["bundle"], "console.sock")
-            if os.path.exists(sock_path):
-                os.unlink(sock_path)
+            sock_path = _join(cfg["bundle"], "console.sock")
+            if _exists(sock_path):
+                posix.unlink(sock_path)
             bind_path, keep = short_path(sock_path)
             console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             console.bind(bind_path)
             console.listen(1)
             args += ["--console-socket", bind_path]
-            stdin = stdout = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            stdin = stdout = posix.open(DEVNULL, posix.O_RDWR | posix.O_CLOEXEC)
             child_fds.append(stdin)
             stderr = err_w
         else:
             if cfg["open_stdin"]:
-                in_r, in_w = os.pipe2(os.O_CLOEXEC)
+                in_r, in_w = posix.pipe2(posix.O_CLOEXEC)
                 self.stdin_w = in_w
                 stdin = in_r
             else:
-                stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            out_r, out_w = os.pipe2(os.O_CLOEXEC)
-            e_r, e_w = os.pipe2(os.O_CLOEXEC)
+                stdin = posix.open(DEVNULL, posix.O_RDONLY | posix.O_CLOEXEC)
+            out_r, out_w = posix.pipe2(posix.O_CLOEXEC)
+            e_r, e_w = posix.pipe2(posix.O_CLOEXEC)
             self.outputs = {out_r: "stdout", e_r: "stderr"}
             stdout, stderr = out_w, e_w
             child_fds += [stdin, out_w, e_w]
             # The runtime's own error message goes to the container's stderr pipe in
             # pass-through mode; on failure we read it from there.
-            os.close(err_w)
-            os.close(err_r)
+            posix.close(err_w)
+            posix.close(err_r)
             err_r = e_r
             err_w = -1
         args.append(self.id)
@@ -475,16 +491,16 @@ class Monitor:
             # create and start in one fork (the warm one made at our start, the first
             # time); it pauses in between for start() (a client may attach after create).
             run, self.warm = self.warm or BuiltinRun(), None
-            self.start_err_r, start_err_w = os.pipe2(os.O_CLOEXEC)
+            self.start_err_r, start_err_w = posix.pipe2(posix.O_CLOEXEC)
             steps = [(args, (stdin, stdout, stderr)), (["start", self.id], (None, None, start_err_w))]
             run.submit(cfg["runtime_builtin"], steps, pause_before=1)
-            os.close(start_err_w)
+            posix.close(start_err_w)
             if run.wait_paused():
                 code = 0
                 self.pending = run
             else:
                 _, code = run.finish()
-                os.close(self.start_err_r)
+                posix.close(self.start_err_r)
                 self.start_err_r = None
         else:
             if self.warm is not None:  # not ours to use after all
@@ -492,14 +508,14 @@ class Monitor:
                 self.warm = None
             code = self.runtime(*args, stdin=stdin, stdout=stdout, stderr=stderr).returncode
         for fd in child_fds:
-            os.close(fd)
+            posix.close(fd)
         if err_w >= 0:
-            os.close(err_w)
+            posix.close(err_w)
         if code != 0:
             message = self._drain_error(err_r)
             raise _StartError(classify_error(message), message or f"runtime create exited with {code}")
         if cfg["tty"]:
-            os.close(err_r)
+            posix.close(err_r)
             console.settimeout(10)
             conn = socket.socket(fileno=console._accept()[0])
             _, anc, _, _ = conn.recvmsg(1024, socket.CMSG_SPACE(4))
@@ -510,20 +526,20 @@ class Monitor:
                 raise _StartError(125, "runtime sent no terminal on the console socket")
             console.close()
             if keep is not None:
-                os.close(keep)
-            os.unlink(os.path.join(cfg["bundle"], "console.sock"))
+                posix.close(keep)
+            posix.unlink(_join(cfg["bundle"], "console.sock"))
             self.pty = fds[0]
-            os.set_blocking(self.pty, False)
+            posix.set_blocking(self.pty, False)
             self.outputs = {self.pty: "stdout"}
         with open(pidfile) as f:
             self.init_pid = int(f.read().strip())
 
     def _drain_error(self, fd: int) -> str:
-        os.set_blocking(fd, False)
+        posix.set_blocking(fd, False)
         chunks = []
         try:
             while True:
-                b = os.read(fd, 65536)
+                b = posix.read(fd, 65536)
                 if not b:
                     break
                 chunks.append(b)
@@ -567,15 +583,15 @@ class Monitor:
 
     def listen(self) -> None:
         path = self.cfg["attach_socket"]
-        if os.path.exists(path):
-            os.unlink(path)
+        if _exists(path):
+            posix.unlink(path)
         bind_path, keep = short_path(path)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         s.bind(bind_path)
-        os.chmod(path, 0o600)
+        posix.chmod(path, 0o600)
         s.listen(16)
         if keep is not None:
-            os.close(keep)
+            posix.close(keep)
         s.setblocking(False)
         self.listener = s
         self.sel.register(s, "listen")
@@ -583,14 +599,14 @@ class Monitor:
     # --- the loop -------------------------------------------------------------------------------
     def _on_sigchld(self, *_a) -> None:
         try:
-            os.write(self._wake_w, b"c")
+            posix.write(self._wake_w, b"c")
         except OSError:
             pass
 
     def reap(self) -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = posix.waitpid(-1, posix.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -672,7 +688,7 @@ class Monitor:
             view = memoryview(data)
             while view:
                 try:
-                    n = os.write(fd, view)
+                    n = posix.write(fd, view)
                     view = view[n:]
                 except BlockingIOError:
                     time.sleep(0.01)
@@ -681,12 +697,12 @@ class Monitor:
 
     def close_stdin(self) -> None:
         if self.stdin_w is not None:
-            os.close(self.stdin_w)
+            posix.close(self.stdin_w)
             self.stdin_w = None
         elif self.pty is not None:
             # EOF on a terminal is ^D at the start of a line.
             try:
-                os.write(self.pty, b"\x04")
+                posix.write(self.pty, b"\x04")
             except OSError:
                 pass
 
@@ -696,14 +712,14 @@ class Monitor:
 
         try:
             rows, cols = (int(x) for x in payload.split())
-            fcntl.ioctl(self.pty, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            fcntl.ioctl(self.pty, termios.TIOCSWINSZ, Struct("HHHH").pack(rows, cols, 0, 0))
         except (ValueError, OSError):
             pass
 
     def output(self, fd: int) -> bool:
         """Read one chunk of container output; False at EOF."""
         try:
-            data = os.read(fd, 65536)
+            data = posix.read(fd, 65536)
         except BlockingIOError:
             return True
         except OSError:  # EIO on a pty whose other side is closed
@@ -711,7 +727,7 @@ class Monitor:
         if not data:
             self.sel.unregister(fd)
             del self.outputs[fd]
-            os.close(fd)
+            posix.close(fd)
             if fd == self.pty:
                 self.pty = None
             return False
@@ -731,7 +747,7 @@ class Monitor:
 
     def run_loop(self) -> None:
         for fd in self.outputs:
-            os.set_blocking(fd, False)
+            posix.set_blocking(fd, False)
             self.sel.register(fd, "output")
         if not self.sel.has(self._wake_r):
             self.sel.register(self._wake_r, "wake")
@@ -757,7 +773,7 @@ class Monitor:
                     self.health.output(obj)
                 elif tag == "wake":
                     try:
-                        os.read(self._wake_r, 4096)
+                        posix.read(self._wake_r, 4096)
                     except BlockingIOError:
                         pass
                     self.reap()
@@ -772,7 +788,7 @@ class Monitor:
             self.health = None
         for fd in list(self.outputs):
             self.sel.unregister(fd)
-            os.close(fd)
+            posix.close(fd)
         self.outputs = {}
         self.log.flush()
 
@@ -836,7 +852,7 @@ def main(argv: list[str]) -> int:
     go_fd = int(argv[2]) if len(argv) > 2 else None
     # Inherited across the exec that started us; not to be passed on to the runtime and
     # the container (the caller's read of it would never see the end).
-    os.set_inheritable(sync_fd, False)
+    posix.set_inheritable(sync_fd, False)
     _set_subreaper()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -851,8 +867,8 @@ def main(argv: list[str]) -> int:
     mon = Monitor(cfg, sync_fd, warm)
     # Who is starting this container, for a command that finds it 'created' while the
     # CLI that started it is gone (rm -f must stop us, not race us).
-    with open(os.path.join(cfg["bundle"], "monitor.pid"), "w") as f:
-        f.write(f"{os.getpid()} {proc_start_time(os.getpid())}\n")
+    with open(_join(cfg["bundle"], "monitor.pid"), "w") as f:
+        f.write(f"{posix.getpid()} {proc_start_time(posix.getpid())}\n")
     signal.signal(signal.SIGCHLD, mon._on_sigchld)
     restart_count = cfg.get("restart_count", 0)
     first = True
@@ -880,13 +896,13 @@ def main(argv: list[str]) -> int:
         # on our "ok", any later command if that CLI died): sqlite stays out of the
         # monitor's memory while the container runs.
         state = {
-            "init_pid": mon.init_pid, "started_at": started, "monitor_pid": os.getpid(),
-            "monitor_start": proc_start_time(os.getpid()), "restart_count": restart_count,
+            "init_pid": mon.init_pid, "started_at": started, "monitor_pid": posix.getpid(),
+            "monitor_start": proc_start_time(posix.getpid()), "restart_count": restart_count,
         }
-        tmp = os.path.join(cfg["bundle"], "monitor.state.tmp")
+        tmp = _join(cfg["bundle"], "monitor.state.tmp")
         with open(tmp, "w") as f:
             f.write(dump_settings(state))
-        os.replace(tmp, os.path.join(cfg["bundle"], "monitor.state"))
+        posix.replace(tmp, _join(cfg["bundle"], "monitor.state"))
         if cfg.get("health_argv"):  # "starting" is on disk before run/start returns
             from minke.containers.health import Prober
 
@@ -903,7 +919,7 @@ def main(argv: list[str]) -> int:
         first = False
         mon.run_loop()
         status = mon.exit_status if mon.exit_status is not None else 0
-        code = os.waitstatus_to_exitcode(status)
+        code = posix.waitstatus_to_exitcode(status)
         if code < 0:
             code = 128 - code
         decision = _after_exit(mon, code, restart_count, time.time() - started, started)
@@ -947,6 +963,8 @@ def _after_failed_start(mon: Monitor, e: _StartError) -> None:
 def is_mounted(path: str) -> bool:
     """Whether something is mounted on ``path``.  os.path.ismount cannot tell: a bind
     mount from the same filesystem has the same st_dev as its parent."""
+    import os.path
+
     path = os.path.realpath(path)
     try:
         with open("/proc/self/mountinfo", "rb") as f:
@@ -1012,7 +1030,7 @@ def record_exit(cfg: dict, cid: str, code: int, oom: bool, started: float, resta
     finally:
         conn.close()
     try:
-        os.unlink(os.path.join(cfg["bundle"], "monitor.state"))
+        posix.unlink(_join(cfg["bundle"], "monitor.state"))
     except FileNotFoundError:
         pass
     if row is None:
@@ -1046,13 +1064,13 @@ def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, sta
     if info is not None and wants_restart(info, code, restart_count):
         # Docker's attach (and a foreground run) ends at the exit, restarted or not.
         mon.send_exit(code)
-        unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
+        unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
         return _engine_service(mon.cfg)._restart_after_exit(mon.id, restart_count, ran_for, _restart_delay)
     # The exit code first: unmounting needs the snapshots package, whose import costs a
     # foreground `run` tens of milliseconds.  A `start` waits for this monitor to be
     # gone before it mounts again; `rm` unmounts too (both idempotent).
     mon.send_exit(code)
-    unmount_rootfs(os.path.join(mon.cfg["bundle"], "rootfs"))
+    unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
     if info is not None and info["status"] == "removing":
         # `rm -f` killed it and holds the container's lock until we are gone: it removes
         # the container, network and all (taking the lock here would wait on it).
