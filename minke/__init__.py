@@ -5,7 +5,9 @@ are thin adapters over it.  Importing this package is cheap: the engine is loade
 use of ``minke.Engine``.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the monitor imports this module, and
+# that import (with the listing of the stdlib directory it needs) costs every running
+# container's monitor memory; these annotations are valid at run time.
 
 __version__ = "0.1.0"
 

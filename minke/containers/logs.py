@@ -8,8 +8,9 @@ all.  The writer is imported by the monitor, so the write path imports only posi
 the reader imports json).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the monitor imports this module, and
+# that import (with the listing of the stdlib directory it needs) costs every running
+# container's monitor memory; these annotations are valid at run time.
 import posix  # not os: the monitor imports this module, and os would cost it ~0.27 MiB
 import time
 

@@ -19,7 +19,7 @@ Started detached (own session, stdio on /dev/null, stderr to ``monitor.log``) by
    code and exits.
 
 It imports as little as possible while the container runs: only built-in C modules
-(posix, time, select, _socket, _signal, _struct), not their Python wrappers: ``os`` alone
+(posix, time, select, _socket, _signal), not their Python wrappers: ``os`` alone
 (with posixpath, stat and _collections_abc) costs each monitor ~0.27 MiB, the wrappers of
 select and socket pull in enum, re and collections.  Its settings come as ``key=value``
 lines, not JSON.  Everything needed only after the container exits (os, the engine,
@@ -32,20 +32,20 @@ payload.  Monitor to client: 1 stdout, 2 stderr, 4 exit (payload: the exit code 
 Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close stdin.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the monitor imports this module, and
+# that import (with the listing of the stdlib directory it needs) costs every running
+# container's monitor memory; these annotations are valid at run time.
 import _signal as signal
 import _socket as socket
 import posix
 import select
 import sys
 import time
-from _struct import Struct
 
 from minke.containers.logs import LogWriter
 
 STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE_STDIN = 0, 1, 2, 4, 5, 6
-HEADER = Struct(">B3xI")
+HEADER_SIZE = 8  # [type u8][0 0 0][length u32 BE]
 DEVNULL = "/dev/null"
 
 
@@ -62,7 +62,17 @@ def _exists(path: str) -> bool:
 
 
 def frame(kind: int, payload: bytes) -> bytes:
-    return HEADER.pack(kind, len(payload)) + payload
+    return bytes((kind, 0, 0, 0)) + len(payload).to_bytes(4, "big") + payload
+
+
+def __getattr__(name: str):
+    # HEADER, a struct.Struct, for the clients (``ContainerService.attach``): the monitor
+    # itself packs with int methods, which spares it the _struct module (~12 KiB each).
+    if name == "HEADER":
+        from _struct import Struct
+
+        return Struct(">B3xI")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def short_path(path: str) -> tuple[str, int | None]:
@@ -140,7 +150,7 @@ ABORTED = 99  # BuiltinRun: no job came (the CLI failed before its go)
 _WARM = ("minke.runtime.cli", "minke.runtime.container", "minke.runtime.spec", "minke.runtime.init",
          "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls",
          "minke.runtime.libc", "minke.runtime.cgroups", "minke.runtime.cgroups.v1", "minke.runtime.cgroups.v2")
-_FD = Struct("i")
+_FD_SIZE = 4  # a C int in SCM_RIGHTS
 
 
 def wait_go(go_fd: int | None) -> bool:
@@ -196,7 +206,7 @@ class BuiltinRun:
             fds = [devnull if fd is None else fd for _, stdio in steps for fd in stdio]
             text = "\n".join([root, str(-1 if pause_before is None else pause_before),
                               *("\x1f".join(args) for args, _ in steps)])
-            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))]
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(fd.to_bytes(_FD_SIZE, sys.byteorder) for fd in fds))]
             self._sock.sendmsg([text.encode()], anc)
         finally:
             posix.close(devnull)
@@ -243,13 +253,13 @@ def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the 
         if warm:
             _warm_runtime()
         try:
-            data, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(64 * _FD.size))
+            data, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(64 * _FD_SIZE))
         except OSError:
             data, anc = b"", []
         if not data:
             posix._exit(ABORTED)
         fds = [x for level, kind, payload in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
-               for (x,) in _FD.iter_unpack(payload[: len(payload) - len(payload) % _FD.size])]
+               for x in _fds(payload)]
         root, pause, *lines = data.decode().split("\n")
         pause_before = int(pause)
         from minke.runtime.cli import main as runtime_main
@@ -284,6 +294,11 @@ def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the 
         finally:
             # A later step's failure is told apart from the first's by 100 + its index.
             posix._exit(code if code == 0 or failed == 0 else 100 + failed)
+
+
+def _fds(payload: bytes) -> list[int]:
+    return [int.from_bytes(payload[i : i + _FD_SIZE], sys.byteorder, signed=True)
+            for i in range(0, len(payload) - _FD_SIZE + 1, _FD_SIZE)]
 
 
 def _warm_runtime() -> None:
@@ -664,12 +679,12 @@ class Monitor:
             self.drop_client(conn)
             return
         buf = info["buf"] + data
-        while len(buf) >= HEADER.size:
-            kind, n = HEADER.unpack_from(buf)
-            if len(buf) < HEADER.size + n:
+        while len(buf) >= HEADER_SIZE:
+            kind, n = buf[0], int.from_bytes(buf[4:HEADER_SIZE], "big")
+            if len(buf) < HEADER_SIZE + n:
                 break
-            payload = buf[HEADER.size : HEADER.size + n]
-            buf = buf[HEADER.size + n :]
+            payload = buf[HEADER_SIZE : HEADER_SIZE + n]
+            buf = buf[HEADER_SIZE + n :]
             if kind == STDIN and info["stdin"]:
                 self.write_stdin(payload)
             elif kind == RESIZE and self.pty is not None:
@@ -708,11 +723,12 @@ class Monitor:
 
     def resize(self, payload: bytes) -> None:
         import fcntl
+        import struct
         import termios
 
         try:
             rows, cols = (int(x) for x in payload.split())
-            fcntl.ioctl(self.pty, termios.TIOCSWINSZ, Struct("HHHH").pack(rows, cols, 0, 0))
+            fcntl.ioctl(self.pty, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         except (ValueError, OSError):
             pass
 
