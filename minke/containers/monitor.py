@@ -36,7 +36,6 @@ Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close std
 # that import (with the listing of the stdlib directory it needs) costs every running
 # container's monitor memory; these annotations are valid at run time.
 import _signal as signal
-import _socket as socket
 import posix
 import select
 import sys
@@ -150,7 +149,6 @@ ABORTED = 99  # BuiltinRun: no job came (the CLI failed before its go)
 _WARM = ("minke.runtime.cli", "minke.runtime.container", "minke.runtime.spec", "minke.runtime.init",
          "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls",
          "minke.runtime.libc", "minke.runtime.cgroups", "minke.runtime.cgroups.v1", "minke.runtime.cgroups.v2")
-_FD_SIZE = 4  # a C int in SCM_RIGHTS
 
 
 def wait_go(go_fd: int | None) -> bool:
@@ -182,51 +180,63 @@ class BuiltinRun:
     runtime's modules while the caller does other work (the monitor waits for the CLI's
     go meanwhile).  ``submit(root, steps, pause_before)`` hands it the job: each step is
     ``(ARGS, (stdin, stdout, stderr))``, run in order as ``minke-runtime --root ROOT ARGS``
-    with those fds (passed over a unix socket, SCM_RIGHTS) as its stdio, stopping at the
-    first that fails.  With ``pause_before=i`` it stops before step i until ``resume()``
-    (``run`` attaches its client between create and start).  ``finish()`` waits for it:
-    ``(failed step or -1, code)``; ``abort()`` (no job) ends it.
+    with those fds as its stdio, stopping at the first that fails.  With
+    ``pause_before=i`` it stops before step i until ``resume()`` (``run`` attaches its
+    client between create and start).  ``finish()`` waits for it: ``(failed step or -1,
+    code)``; ``abort()`` (no job) ends it.  The caller keeps the fds it passed open until
+    ``wait_paused()`` or ``finish()`` returned: the child opens them by name.
+
+    Two pipes, not a unix socket: the job goes down one (its text, then NUL), ``p``
+    (paused) comes up the other, ``r`` goes down to resume; the stdio fds are opened by
+    the child as ``/proc/MONITOR/fd/N`` (pipes and /dev/null, which reopen as themselves),
+    not passed by SCM_RIGHTS.  So the monitor needs no _socket (~80 KiB of memory each)
+    while its container runs.
 
     The child, not the monitor, imports the runtime: the monitor's memory stays what it
     was.  The container's init is forked by the child and, when the child exits,
     re-parented to the monitor (a subreaper)."""
 
     def __init__(self, warm: bool = False) -> None:
-        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC, 0)
+        job_r, self._job_w = posix.pipe2(posix.O_CLOEXEC)
+        self._up_r, up_w = posix.pipe2(posix.O_CLOEXEC)
         sys.stderr.flush()
         self.pid = posix.fork()
         if self.pid == 0:  # pragma: no cover - child
-            self._sock.close()
-            _builtin_child(theirs, warm)
-        theirs.close()
+            posix.close(self._job_w)
+            posix.close(self._up_r)
+            _builtin_child(job_r, up_w, warm)
+        posix.close(job_r)
+        posix.close(up_w)
 
     def submit(self, root: str, steps: list, pause_before: int | None = None) -> None:
-        devnull = posix.open(DEVNULL, posix.O_RDWR | posix.O_CLOEXEC)
+        fds = [-1 if fd is None else fd for _, stdio in steps for fd in stdio]  # -1: /dev/null
+        text = "\n".join([root, str(-1 if pause_before is None else pause_before), " ".join(map(str, fds)),
+                          *("\x1f".join(args) for args, _ in steps)])
         try:
-            fds = [devnull if fd is None else fd for _, stdio in steps for fd in stdio]
-            text = "\n".join([root, str(-1 if pause_before is None else pause_before),
-                              *("\x1f".join(args) for args, _ in steps)])
-            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(fd.to_bytes(_FD_SIZE, sys.byteorder) for fd in fds))]
-            self._sock.sendmsg([text.encode()], anc)
-        finally:
-            posix.close(devnull)
+            _write_all(self._job_w, text.encode() + b"\0")
+        except OSError:
+            pass  # it is gone: finish() tells how it ended
 
     def wait_paused(self) -> bool:
         """True once the child stopped at the pause; False when it ended (failed) first."""
         try:
-            return self._sock.recv(16) == b"p"
+            return _read_retry(self._up_r, 16) == b"p"
         except OSError:
             return False
 
     def resume(self) -> None:
         try:
-            self._sock.send(b"r")
+            posix.write(self._job_w, b"r")
         except OSError:
             pass  # it is gone: finish() tells how it ended
 
     def finish(self) -> tuple[int, int]:
         """Wait for the child: ``(failed step or -1, code)``; ABORTED when it got no job."""
-        self._sock.close()  # a child still at its pause takes this as "stop here"
+        # A child still at its pause (or waiting for its job) takes the EOF as "stop here".
+        for fd in (self._job_w, self._up_r):
+            if fd >= 0:
+                posix.close(fd)
+        self._job_w = self._up_r = -1
         while True:
             try:
                 _, status = posix.waitpid(self.pid, 0)
@@ -243,7 +253,7 @@ class BuiltinRun:
     abort = finish
 
 
-def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the fork
+def _builtin_child(job_r: int, up_w: int, warm: bool) -> None:  # pragma: no cover - runs in the fork
     code, failed = 1, 0
     try:
         # The monitor's handlers are not the runtime's: an exec would have reset them.
@@ -252,24 +262,26 @@ def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the 
         sys.argv[0] = "minke-runtime"
         if warm:
             _warm_runtime()
-        try:
-            data, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(64 * _FD_SIZE))
-        except OSError:
-            data, anc = b"", []
-        if not data:
-            posix._exit(ABORTED)
-        fds = [x for level, kind, payload in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
-               for x in _fds(payload)]
-        root, pause, *lines = data.decode().split("\n")
+        data = b""
+        while not data.endswith(b"\0"):
+            try:
+                b = _read_retry(job_r, 65536)
+            except OSError:
+                b = b""
+            if not b:
+                posix._exit(ABORTED)  # no job, or not all of it
+            data += b
+        root, pause, numbers, *lines = data[:-1].decode().split("\n")
         pause_before = int(pause)
+        fds = [_reopen(int(n), i % 3) for i, n in enumerate(numbers.split())]
         from minke.runtime.cli import main as runtime_main
 
         code = 0
         for failed, line in enumerate(lines):  # noqa: B007 - read in finally
             if failed == pause_before:
-                sock.send(b"p")
                 try:
-                    go_on = sock.recv(16) == b"r"
+                    posix.write(up_w, b"p")
+                    go_on = _read_retry(job_r, 16) == b"r"
                 except OSError:
                     go_on = False
                 if not go_on:
@@ -296,9 +308,28 @@ def _builtin_child(sock, warm: bool) -> None:  # pragma: no cover - runs in the 
             posix._exit(code if code == 0 or failed == 0 else 100 + failed)
 
 
-def _fds(payload: bytes) -> list[int]:
-    return [int.from_bytes(payload[i : i + _FD_SIZE], sys.byteorder, signed=True)
-            for i in range(0, len(payload) - _FD_SIZE + 1, _FD_SIZE)]
+def _reopen(fd: int, slot: int) -> int:  # pragma: no cover - runs in the fork
+    """The monitor's fd ``fd`` (a pipe end or /dev/null; -1: /dev/null) opened anew in
+    the child, for reading as stdin (slot 0) or for writing (1, 2)."""
+    path = DEVNULL if fd < 0 else f"/proc/{posix.getppid()}/fd/{fd}"
+    return posix.open(path, (posix.O_RDONLY if slot == 0 else posix.O_WRONLY) | posix.O_CLOEXEC)
+
+
+def _read_retry(fd: int, n: int) -> bytes:
+    while True:
+        try:
+            return posix.read(fd, n)
+        except InterruptedError:
+            continue
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[posix.write(fd, view):]
+        except InterruptedError:
+            continue
 
 
 def _warm_runtime() -> None:
@@ -426,14 +457,15 @@ class Monitor:
         self.id: str = cfg["id"]
         self.sync_fd: int | None = sync_fd
         self.sel = Poller()
-        self.clients: dict[socket.socket, dict] = {}
+        self.clients: dict = {}  # socket -> what it attached to
         self.stdin_w: int | None = None  # write end of the container's stdin pipe
         self.pty: int | None = None
         self.outputs: dict[int, str] = {}  # fd -> "stdout" / "stderr"
         self.log = LogWriter(cfg["log_path"], cfg["log_max_size"], cfg["log_max_files"])
         self.init_pid = 0
         self.exit_status: int | None = None
-        self.listener: socket.socket | None = None
+        self.listen_fd = -1  # the attach socket
+        self.listener = None  # its socket object, from the first accept on
         self._wake_r, self._wake_w = posix.pipe2(posix.O_NONBLOCK | posix.O_CLOEXEC)
         self._keep_fds: list[int] = []
         self.health = None  # a health.Prober while a container with a healthcheck runs
@@ -476,6 +508,8 @@ class Monitor:
             if _exists(sock_path):
                 posix.unlink(sock_path)
             bind_path, keep = short_path(sock_path)
+            import _socket as socket  # a terminal's monitor needs it anyway (the pty comes over it)
+
             console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             console.bind(bind_path)
             console.listen(1)
@@ -509,8 +543,9 @@ class Monitor:
             self.start_err_r, start_err_w = posix.pipe2(posix.O_CLOEXEC)
             steps = [(args, (stdin, stdout, stderr)), (["start", self.id], (None, None, start_err_w))]
             run.submit(cfg["runtime_builtin"], steps, pause_before=1)
+            paused = run.wait_paused()  # the child has opened its fds by now (or is gone)
             posix.close(start_err_w)
-            if run.wait_paused():
+            if paused:
                 code = 0
                 self.pending = run
             else:
@@ -596,20 +631,26 @@ class Monitor:
             msg = _runtime_message(res.stderr or "") or f"runtime start exited with {res.returncode}"
             raise _StartError(classify_error(msg), msg)
 
-    def listen(self) -> None:
-        path = self.cfg["attach_socket"]
-        if _exists(path):
-            posix.unlink(path)
-        bind_path, keep = short_path(path)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        s.bind(bind_path)
-        posix.chmod(path, 0o600)
-        s.listen(16)
-        if keep is not None:
-            posix.close(keep)
-        s.setblocking(False)
-        self.listener = s
-        self.sel.register(s, "listen")
+    def listen(self, fd: int | None = None) -> None:
+        """Serve attach on ``fd``, the listening socket the spawner made before its exec
+        (``spawn.listen_unix``), or on one made here.  Only its fd is watched: the
+        socket object, and _socket with it, come with the first client."""
+        if fd is None:
+            from minke.containers.spawn import listen_unix
+
+            fd = listen_unix(self.cfg["attach_socket"])
+        posix.set_inheritable(fd, False)
+        posix.set_blocking(fd, False)
+        self.listen_fd = fd
+        self.sel.register(fd, "listen")
+
+    def _listener(self):
+        if self.listener is None:
+            import _socket
+
+            self.listener = _socket.socket(fileno=self.listen_fd)
+            self.listener.setblocking(False)
+        return self.listener
 
     # --- the loop -------------------------------------------------------------------------------
     def _on_sigchld(self, *_a) -> None:
@@ -632,9 +673,10 @@ class Monitor:
                 self.health.child_exited(pid, status)  # a check (or its runtime) ended
 
     def accept(self) -> None:
-        assert self.listener is not None
+        import _socket as socket
+
         try:
-            conn = socket.socket(fileno=self.listener._accept()[0])
+            conn = socket.socket(fileno=self._listener()._accept()[0])
         except (BlockingIOError, InterruptedError):
             return
         conn.setblocking(True)
@@ -659,7 +701,7 @@ class Monitor:
         }
         self.sel.register(conn, "client")
 
-    def drop_client(self, conn: socket.socket) -> None:
+    def drop_client(self, conn) -> None:
         self.clients.pop(conn, None)
         try:
             self.sel.unregister(conn)
@@ -667,7 +709,7 @@ class Monitor:
             pass
         conn.close()
 
-    def client_input(self, conn: socket.socket) -> None:
+    def client_input(self, conn) -> None:
         info = self.clients[conn]
         try:
             data = conn.recv(65536)
@@ -859,16 +901,19 @@ def _restart_delay(restart_count: int) -> float:
 
 
 def main(argv: list[str]) -> int:
-    """``CONF SYNC_FD [GO_FD builtin|external]``.  With a go pipe the monitor is started
-    before its settings and the bundle exist (while the CLI still creates the container):
-    it makes the built-in runtime's fork at once, to warm up meanwhile, and reads CONF
-    after the go.  The pipe closed without a go: the CLI failed and cleans up; we leave
-    having written nothing."""
+    """``CONF SYNC_FD [GO_FD builtin|external [LISTEN_FD]]``.  With a go pipe the monitor
+    is started before its settings and the bundle exist (while the CLI still creates the
+    container): it makes the built-in runtime's fork at once, to warm up meanwhile, and
+    reads CONF after the go.  The pipe closed without a go: the CLI failed and cleans up;
+    we leave having written nothing.  LISTEN_FD: the attach socket, already listening."""
     cfg_path, sync_fd = argv[0], int(argv[1])
     go_fd = int(argv[2]) if len(argv) > 2 else None
+    listen_fd = int(argv[4]) if len(argv) > 4 else None
     # Inherited across the exec that started us; not to be passed on to the runtime and
     # the container (the caller's read of it would never see the end).
     posix.set_inheritable(sync_fd, False)
+    if listen_fd is not None:
+        posix.set_inheritable(listen_fd, False)
     _set_subreaper()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -892,18 +937,18 @@ def main(argv: list[str]) -> int:
         started = time.time()
         try:
             if first:
-                mon.listen()
+                mon.listen(listen_fd)
             mon.create()
             if first and cfg.get("wait_attach"):
                 mon.report(f"created {mon.init_pid}")
                 # The caller attaches before the start so it sees all the output.
-                mon.listener.setblocking(True)  # type: ignore[union-attr]
-                mon.listener.settimeout(30)  # type: ignore[union-attr]
+                listener = mon._listener()
+                listener.settimeout(30)
                 try:
                     mon.accept()
                 except OSError:
                     pass
-                mon.listener.setblocking(False)  # type: ignore[union-attr]
+                listener.setblocking(False)
             mon.start()
         except _StartError as e:
             _after_failed_start(mon, e)

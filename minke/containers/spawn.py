@@ -6,10 +6,12 @@ interpreter boots and its runtime fork warms up while the CLI resolves the image
 creates the container (two cores do both at once).
 
 Protocol with the monitor (``minke.containers.monitor.main``): argv ``CONF SYNC_FD GO_FD
-builtin|external``; the CLI writes CONF and the bundle, then ``go`` on the go pipe; the
-monitor reports on the sync pipe (``created PID``, ``ok PID``, ``err CODE MESSAGE``).  A
-go pipe closed without ``go`` means the CLI failed: the monitor leaves having written
-nothing, and the end of file on the sync pipe tells the CLI it is gone.
+builtin|external LISTEN_FD``, LISTEN_FD being the attach socket, made here (the monitor
+imports _socket only once a client comes).  The CLI writes CONF and the bundle, then
+``go`` on the go pipe; the monitor reports on the sync pipe (``created PID``, ``ok PID``,
+``err CODE MESSAGE``).  A go pipe closed without ``go`` means the CLI failed: the monitor
+leaves having written nothing, and the end of file on the sync pipe tells the CLI it is
+gone.
 """
 
 from __future__ import annotations
@@ -58,22 +60,58 @@ def spawn_monitor(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
             os.dup2(logfd, 2)
-            os.set_inheritable(w, True)
-            os.set_inheritable(go_fd, True)
+            # The attach socket is made here, so that the monitor itself never needs
+            # _socket while no client comes (~80 KiB less in every running monitor).
+            listen_fd = listen_unix(os.path.join(rundir, "attach.sock"))
+            argv.append(str(listen_fd))
+            for fd in (w, go_fd, listen_fd):
+                os.set_inheritable(fd, True)
             # The monitor outlives us: it keeps none of our caller's inherited fds (a
             # shell's, a test harness's pipe would otherwise never see its end).
             low = 3
-            for keep in sorted((w, go_fd)):
+            for keep in sorted((w, go_fd, listen_fd)):
                 os.closerange(low, keep)
                 low = keep + 1
             os.closerange(low, 1 << 20)
             os.chdir("/")
             os.execve(argv[0], argv, env)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()  # into monitor.log once it is our stderr
         finally:
             os._exit(127)
     os.close(w)
     os.waitpid(pid, 0)
     return r
+
+
+def listen_unix(path: str) -> int:
+    """A listening unix stream socket at ``path`` (mode 0600, non-blocking, close-on-exec;
+    what was there is replaced); its fd.  A path past the 108 bytes a socket address
+    holds is bound through an O_PATH fd of its directory."""
+    import _socket
+
+    if os.path.lexists(path):
+        os.unlink(path)
+    directory, name = os.path.split(path)
+    keep = None
+    bind_path = path
+    if len(path) >= 100:
+        keep = os.open(directory, os.O_PATH | os.O_CLOEXEC)
+        bind_path = f"/proc/self/fd/{keep}/{name}"
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+    try:
+        s.bind(bind_path)
+        os.chmod(path, 0o600)
+        s.listen(16)
+    except BaseException:
+        s.close()
+        raise
+    finally:
+        if keep is not None:
+            os.close(keep)
+    return s.detach()
 
 
 class EarlyMonitor:
