@@ -1,13 +1,16 @@
 """A cold build and a fully cached rebuild of a 10-step Dockerfile: minke vs docker vs podman.
 
-    .venv/bin/python bench/build_bench.py [-n 10]
+    env -u PYTHONDONTWRITEBYTECODE .venv/bin/python bench/build_bench.py [-n 10] [--minke PATH]
 
-All three build the same Dockerfile and context on the same busybox base image, imported
+minke is timed through its installed entry point, ``/opt/minke/bin/minke`` (what
+``scripts/install`` makes and users run; ``--minke`` times another one, e.g.
+``.venv/bin/minke``).  All three build the same Dockerfile and context on the same busybox base image, imported
 into each engine (never pulled), with ``--network none`` so nothing leaves the machine.
 docker is Debian's docker.io with a dockerd this script starts on private directories
 (classic builder, DOCKER_BUILDKIT=0), podman uses private --root/--runroot; both set up
 and torn down by the classes in bench/run_bench.py.  Prints the cold time, the median
-cached-rebuild time of n runs, and the ratios.  Run as root, by hand: not a timed test.
+cached-rebuild time of n runs, and the ratios.  The cached rebuilds are interleaved (one
+of each tool per round) so a busy moment of the machine falls on all of them alike.  Run as root, by hand: not a timed test.
 """
 
 from __future__ import annotations
@@ -59,11 +62,33 @@ def make_context(path: str, base: str) -> None:
             f.write(f"key={i}\n")
 
 
+INSTALLED = "/opt/minke/bin/minke"
+
+
+def check_installed(minke: str) -> None:
+    """Say so when the entry point runs a minke other than this checkout (pip's script
+    with a copy of an older tree), or stop when it is missing: the figures would not be
+    this code's."""
+    if not os.path.exists(minke):
+        raise SystemExit(f"{minke} is missing: run `sudo scripts/install` (or pass --minke)")
+    with open(minke) as f:
+        text = f.read()
+    checkout = os.path.dirname(HERE)
+    if repr(checkout) not in text:
+        python = text.split("\n", 1)[0][2:].split()[0]
+        r = subprocess.run([python, "-c", "import minke; print(minke.__file__)"],
+                           capture_output=True, text=True, cwd="/")
+        if not r.stdout.startswith(checkout + "/"):
+            print(f"note: {minke} runs {r.stdout.strip() or '?'}, not this checkout; "
+                  "run `sudo scripts/install`")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=10)
-    ap.add_argument("--minke", default=os.path.join(os.path.dirname(sys.executable), "minke"))
+    ap.add_argument("--minke", default=INSTALLED, help="the minke entry point to time")
     args = ap.parse_args()
+    check_installed(args.minke)
     work = tempfile.mkdtemp(prefix="minke-build-bench-")
     engines = []
     try:
@@ -87,14 +112,22 @@ def main() -> int:
             if cls is Docker:
                 tool_env["DOCKER_BUILDKIT"] = "0"
             tools[cls.name] = ([*e.argv, "build", "--network", "none"], tool_env, e.image)
-        results = {}
+        colds: dict[str, float] = {}
         for name, (argv, tool_env, base) in tools.items():
             ctx = os.path.join(work, f"ctx-{name}")
             make_context(ctx, base)
-            cold = timed([*argv, "-t", f"bench-{name}:1", ctx], tool_env)
-            cached = [timed([*argv, "-t", f"bench-{name}:1", ctx], tool_env) for _ in range(args.n)]
-            results[name] = (cold, statistics.median(cached))
-            print(f"{name:7s} cold {cold * 1000:8.0f} ms   cached rebuild median {statistics.median(cached) * 1000:7.0f} ms")
+            colds[name] = timed([*argv, "-t", f"bench-{name}:1", ctx], tool_env)
+        cached: dict[str, list[float]] = {name: [] for name in tools}
+        for _ in range(args.n):
+            for name, (argv, tool_env, _base) in tools.items():
+                ctx = os.path.join(work, f"ctx-{name}")
+                cached[name].append(timed([*argv, "-t", f"bench-{name}:1", ctx], tool_env))
+        results = {}
+        for name in tools:
+            med = statistics.median(cached[name])
+            results[name] = (colds[name], med)
+            print(f"{name:7s} cold {colds[name] * 1000:8.0f} ms   cached rebuild median {med * 1000:7.0f} ms"
+                  f"   (min {min(cached[name]) * 1000:.0f}, max {max(cached[name]) * 1000:.0f})")
         m_cold, m_cached = results["minke"]
         for other in ("docker", "podman"):
             if other in results:

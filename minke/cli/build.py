@@ -29,7 +29,8 @@ def setup_build(p: argparse.ArgumentParser) -> None:
                    help="secret to expose to the build: id=ID[,src=PATH|,env=VAR]")
     p.add_argument("--ssh", action="append", default=[],
                    help="SSH agent socket to expose to the build: default|ID[=SOCKET]")
-    p.set_defaults(func=run_build)
+    # Nothing is left open when a build returns: the launcher may skip the teardown.
+    p.set_defaults(func=run_build, exit_at_once=True)
 
 
 def _pairs(items: list[str], what: str, env_fallback: bool) -> dict[str, str]:

@@ -308,7 +308,10 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str]
 
     ctx = Context(g, out, err)
     try:
-        return int(args.func(ctx, args) or 0)
+        code = int(args.func(ctx, args) or 0)
+        global _exit_at_once
+        _exit_at_once = bool(getattr(args, "exit_at_once", False))
+        return code
     except MinkeError as e:
         err.write(f"Error: {e}\n")
         if e.exit_code != 125:
@@ -325,6 +328,26 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str]
         return 0
     finally:
         ctx.close()
+
+
+# Set by main() when the command that ran declared (``p.set_defaults(exit_at_once=True)``)
+# that it leaves nothing for the interpreter's teardown: no open files, no threads.
+_exit_at_once = False
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` (the installed launcher's last call).  After a command
+    that declared it leaves nothing behind, at once: the interpreter's teardown (clearing
+    every module, freeing every object) costs a short command ~10 ms and changes nothing."""
+    if _exit_at_once:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: what teardown would hit too
+        else:
+            os._exit(code)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
