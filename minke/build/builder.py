@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -119,6 +118,25 @@ class SqliteCacheStore:
         self.db.execute("DELETE FROM build_cache WHERE key = ?", (key,))
 
 
+class _LazyStaging:
+    """The build's staging (``minke.images.staging``), entered on its first use.  A fully
+    cached build writes no blob and no snapshot, so it takes no lease: two transactions,
+    their fdatasyncs, and the staging and unpack imports fewer.  Entered in ``stack``,
+    which the build's block exits: an exception there rolls the staging back as before."""
+
+    def __init__(self, images: Any, stack: contextlib.ExitStack) -> None:
+        self._images = images
+        self._stack = stack
+        self._staging: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._staging is None:
+            from minke.images.staging import staging
+
+            self._staging = self._stack.enter_context(staging(self._images))
+        return getattr(self._staging, name)
+
+
 def _sha(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -132,18 +150,20 @@ class Builder:
                  progress: Callable[[str], None] | None = None) -> None:
         self.engine = engine
         self.images = engine.images
-        self.snapshots = engine.snapshots
         self.blobs = engine.blobs
         self.cache = cache if cache is not None else SqliteCacheStore(engine.db)
         self.progress = progress or (lambda line: None)
         self._n = 0
         self._fetched: dict[tuple[str, str], str] = {}  # (work dir, url) -> downloaded file
 
+    @property
+    def snapshots(self) -> Any:
+        # Only a step that runs needs the snapshotter (its import and set-up): not a hit.
+        return self.engine.snapshots
+
     # --- public ------------------------------------------------------------------------
     def build(self, ctx: BuildContext, opts: BuildOptions) -> str:
         """Build; return the image ID.  Raises InvalidArgument/NotFound naming the line."""
-        from minke.images.staging import staging
-
         self._pull = opts.pull
         df = parse(opts.dockerfile_text if opts.dockerfile_text is not None
                    else ctx.read_dockerfile(opts.dockerfile))
@@ -155,7 +175,8 @@ class Builder:
         work = _mkdtemp(tmp_root, "minke-build-")
         cache = MemoryCacheStore() if opts.no_cache else self.cache
         try:
-            with staging(self.images) as stg:
+            with contextlib.ExitStack() as stack:
+                stg = _LazyStaging(self.images, stack)
                 results: dict[int, _State] = {}
                 for stage in plan:
                     results[stage.index] = self._stage(df, stage, len(all_stages), all_stages,
@@ -170,7 +191,9 @@ class Builder:
                     image_id = json.loads(hit.config).get("image", "")
                     if image_id and self.images.exists(image_id):
                         for t in opts.tags:
-                            self.images.tag(image_id, t)
+                            # the same image under the same name again: no write, as
+                            # Docker's reference store (the "tag" event is still recorded)
+                            self.images.tag(image_id, t, touch=False)
                         return str(image_id)
                 self._ensure_workdir(final, stg, work)
                 image_id = self._store(final, opts, stg)
@@ -179,7 +202,12 @@ class Builder:
                     StepInputs("image", final.key)))
                 return image_id
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            try:
+                os.rmdir(work)  # empty after a cached build: no shutil import
+            except OSError:
+                import shutil
+
+                shutil.rmtree(work, ignore_errors=True)
 
     # --- stages ------------------------------------------------------------------------
     def _emit(self, text: str) -> None:
@@ -403,6 +431,8 @@ class Builder:
     def _add_dir_layer(self, state: _State, stg: Any, layer_dir: str) -> None:
         """A directory (COPY/ADD's or WORKDIR's new files) as the stage's next layer;
         the directory and its tar are gone afterwards."""
+        import shutil
+
         from minke.archive.create import write_tar
 
         tar_path = layer_dir + ".tar"
@@ -580,6 +610,7 @@ class Builder:
         return dest, stats
 
     def _fetch(self, url: str, work: str, line: int) -> str:
+        import shutil
         import urllib.request
 
         if (work, url) in self._fetched:  # fetched once per build: for the key, then the copy
@@ -608,6 +639,8 @@ class Builder:
     # --- RUN -----------------------------------------------------------------------------
     def _run(self, df: Dockerfile, inst: Instruction, state: _State, ctx: BuildContext,
              opts: BuildOptions, stg: Any, work: str) -> None:
+        import shutil
+
         from minke.archive.create import write_diff
         from minke.build.run import run_in_rootfs
 
@@ -909,6 +942,8 @@ def _resolve_in_root(root: str, parts: list[str], _depth: int = 0) -> str:
 
 def _copy_tree(src: str, dst: str, ctx: BuildContext | None, rel: str | None) -> None:
     """Copy a file, link or a directory's contents (not the directory itself) to dst."""
+    import shutil
+
     if os.path.isdir(src) and not os.path.islink(src):
         os.makedirs(dst, exist_ok=True)
         names = sorted(os.listdir(src))

@@ -199,8 +199,10 @@ class ImageService:
         return out
 
     # --- tagging ---------------------------------------------------------------------------
-    def tag(self, source: str, target: str) -> None:
-        """Point the tag ``target`` at the image ``source`` names."""
+    def tag(self, source: str, target: str, *, touch: bool = True) -> None:
+        """Point the tag ``target`` at the image ``source`` names.  With ``touch=False`` a
+        tag that names that image already is left as it is (no write; its LastTagTime
+        stays): a cached rebuild's tags."""
         from minke.oci.reference import parse_reference
 
         ref = parse_reference(target, default_tag=False)
@@ -208,8 +210,11 @@ class ImageService:
             raise InvalidReference("refusing to create a tag with a digest reference")
         ref = ref.docker_ref()
         image = self.get(source)
-        with self.db.transaction():
-            self._set_tag(f"{ref.name}:{ref.tag}", image.id, time.time())
+        name = f"{ref.name}:{ref.tag}"
+        row = None if touch else self.db.query_one("SELECT image_id FROM tags WHERE name = ?", (name,))
+        if row is None or row["image_id"] != image.id:
+            with self.db.transaction():
+                self._set_tag(name, image.id, time.time())
         self.event("tag", image.id, ref.familiar())
 
     def _set_tag(self, name: str, image_id: str, tagged_at: float | None) -> str | None:
