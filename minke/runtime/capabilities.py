@@ -14,7 +14,7 @@ The kernel is reached through ``CapSyscalls``; ``RecordingCapSyscalls`` is its f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from _collections_abc import Iterable, Mapping  # collections.abc imports all of collections (~4 ms)
 
 from minke.errors import InvalidArgument
 

@@ -163,9 +163,9 @@ class Log:
 
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.fmt == "json":
-            import json
+            from minke import fastjson
 
-            line = json.dumps({"level": level, "msg": msg, "time": now})
+            line = fastjson.dumps({"level": level, "msg": msg, "time": now})
         else:
             line = f'time="{now}" level={level} msg="{msg}"'
         try:

@@ -36,7 +36,8 @@ def exec_process(
 ) -> int:
     """Run ``proc`` in the container; its exit code, or 0 once started when detached."""
     from minke.runtime import libc
-    from minke.runtime.init import NS_PROC_NAMES, Channel, report_error
+    from minke.runtime.channel import Channel, report_error
+    from minke.runtime.init import NS_PROC_NAMES
     from minke.runtime.spec import parse_spec
     from minke.runtime.syscalls import LinuxSyscalls
 

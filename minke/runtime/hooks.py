@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from minke import fastjson
 from minke.errors import MinkeError
 
 
@@ -20,7 +20,7 @@ def run_hooks(kind: str, hooks, state: dict) -> None:
     so ``delete`` need not import the spec module).  The child is forked and exec'd by
     hand, not through subprocess, to keep the runtime's imports small.
     """
-    data = json.dumps(state).encode()
+    data = fastjson.dumps(state).encode()
     for h in hooks:
         if isinstance(h, dict):
             path, args, env, timeout = h["path"], h.get("args") or [h["path"]], h.get("env") or [], h.get("timeout")

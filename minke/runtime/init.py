@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 
-from minke.errors import InvalidArgument, MinkeError
+from minke.errors import InvalidArgument
 from minke.runtime import libc
+from minke.runtime.channel import Channel
 from minke.runtime.spec import Process, Spec
 from minke.runtime.syscalls import Syscalls
 
@@ -40,54 +41,6 @@ NS_PROC_NAMES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "
 # Join order: the user namespace first so we own the rest; mount last, since joining it
 # changes our root and the other /proc paths would then be looked up in the container.
 JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "network", "pid", "mount")
-
-
-class Channel:
-    """Line messages over two pipes (one each way)."""
-
-    def __init__(self, rfd: int, wfd: int) -> None:
-        self.rfd = rfd
-        self.wfd = wfd
-        self._buf = b""
-
-    def send(self, msg: str) -> None:
-        os.write(self.wfd, msg.replace("\n", " ").encode() + b"\n")
-
-    def recv(self) -> str | None:
-        """The next line, or None at end of file (the other side exited)."""
-        while b"\n" not in self._buf:
-            chunk = os.read(self.rfd, 4096)
-            if not chunk:
-                return None
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line.decode()
-
-    def expect_go(self) -> None:
-        if self.recv() != "go":
-            os._exit(1)
-
-    def close(self) -> None:
-        for fd in (self.rfd, self.wfd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def report_error(ch: Channel, e: BaseException) -> None:
-    if isinstance(e, MinkeError):
-        name, msg = type(e).__name__, e.message
-    elif isinstance(e, OSError):
-        name, msg = "MinkeError", (e.strerror or str(e)) if e.filename is None else f"{e.filename}: {e.strerror}"
-        if not e.filename and e.strerror and "(" in e.strerror:
-            msg = e.strerror  # libc.py's errcheck already names the call
-    else:
-        name, msg = "MinkeError", f"{type(e).__name__}: {e}"
-    try:
-        ch.send(f"error {name} {msg}")
-    except OSError:
-        pass
 
 
 class InitConfig:
@@ -178,7 +131,7 @@ def preload(spec: Spec, proc: Process, seccomp: bool) -> None:
     After pivot_root (or joining the container's mount namespace in exec) Python's own
     library and minke's source are out of sight, so a late ``import`` fails.
     """
-    import signal  # noqa: F401 - do_exec
+    import _signal  # noqa: F401 - do_exec
 
     if proc.terminal:
         import fcntl  # noqa: F401
@@ -337,7 +290,7 @@ def do_exec(argv0: str, proc: Process, preserve_fds: int = 0) -> None:
     --preserve-fds: 3 .. 3+N-1) pass into the container: whatever else the runtime's
     caller left open without close-on-exec (a monitor's, a shell's) must not leak into
     it (runc closes them the same way)."""
-    import signal
+    import _signal as signal  # signal's enums import enum: ~10 ms of every create
 
     os.closerange(3 + max(0, preserve_fds), 1 << 20)
 

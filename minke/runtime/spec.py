@@ -11,9 +11,9 @@ Only what Linux uses is modelled; Windows, Solaris and VM sections are ignored.
 
 from __future__ import annotations
 
-import json
 import os
 
+from minke import fastjson
 from minke.errors import InvalidArgument, NotFound
 
 TYPE_CHECKING = False
@@ -189,7 +189,7 @@ def load_spec(bundle: str) -> Spec:
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
-            data = json.load(f)
+            data = fastjson.load(f)
     except FileNotFoundError:
         raise NotFound(f"{path}: no such file") from None
     except ValueError as e:

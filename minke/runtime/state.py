@@ -82,15 +82,16 @@ def load(root: str, container_id: str) -> dict:
 def save(root: str, st: dict) -> None:
     """Write state.marshal and state.json, each atomically (temp file, then rename).
     state.json goes last: its presence is what makes the container listed."""
-    import json
     import marshal
 
+    from minke import fastjson
+
     d = container_dir(root, st["id"])
-    text = json.dumps(st).encode()
+    text = fastjson.dumps(st).encode()
     try:
         fast = marshal.dumps(st)
     except ValueError:  # a value json takes but marshal does not (a str subclass): the same data
-        fast = marshal.dumps(json.loads(text))
+        fast = marshal.dumps(fastjson.loads(text))
     for name, data in (("state.marshal", fast), ("state.json", text)):
         tmp = os.path.join(d, f".{name}.tmp")
         with open(tmp, "wb") as f:

@@ -10,10 +10,11 @@ import pytest
 from minke.errors import CommandNotFound, InvalidArgument, NotFound
 from minke.runtime import libc
 from minke.runtime import state as st
+from minke.runtime.channel import Channel
 from minke.runtime.cli import COMMAND_FLAGS, Usage, parse_flags
 from minke.runtime.container import parse_signal
 from minke.runtime.hooks import HookFailed, run_hooks
-from minke.runtime.init import Channel, lookup
+from minke.runtime.init import lookup
 from minke.runtime.spec import parse_process
 from minke.runtime.syscalls import RecordingSyscalls
 

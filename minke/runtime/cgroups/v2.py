@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from _collections_abc import Mapping  # collections.abc imports all of collections (~4 ms)
 
 from minke.errors import Conflict, FailedPrecondition, InvalidArgument, Unavailable, Unsupported
 from minke.runtime.cgroups.common import (
