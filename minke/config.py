@@ -7,14 +7,15 @@ so tests use private roots.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+
+from minke.record import factory, record
 
 DEFAULT_ROOT = "/var/lib/minke"
 DEFAULT_RUN_ROOT = "/run/minke"
 DEFAULT_CONFIG_DIR = "/etc/minke"
 
 
-@dataclass(frozen=True)
+@record  # a frozen value class without dataclasses' import (minke.record)
 class Config:
     root: str = DEFAULT_ROOT
     run_root: str = DEFAULT_RUN_ROOT
@@ -23,7 +24,7 @@ class Config:
     snapshotter: str = "auto"  # "overlay", "native" or "auto" (overlay when the kernel has it)
     runtime: str = "minke"  # "minke" (built in), "runc", "crun" or a path
     cgroup_parent: str = "minke"
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = factory(dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: str | None) -> Config:

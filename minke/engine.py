@@ -49,7 +49,7 @@ class Engine:
     def images(self) -> Any:
         from minke.images.service import ImageService
 
-        return ImageService(self.config, self.db, self.blobs, self.snapshots)
+        return ImageService(self.config, self.db, self.blobs, lambda: self.snapshots)
 
     @cached_property
     def registry(self) -> Any:
@@ -92,13 +92,13 @@ def _with_default_bridge(config: Config) -> Config:
     """A store with its own root (tests, a second engine) gets its own default bridge
     name: the kernel's link names are shared by every store, and two stores on one
     ``minke0`` would add their subnets to one link and delete it under each other."""
-    import dataclasses
     import hashlib
 
     from minke.config import DEFAULT_ROOT
+    from minke.record import replace
 
     if config.root == DEFAULT_ROOT or "default_bridge" in (config.extra or {}):
         return config
     tag = hashlib.sha256(os.path.abspath(config.root).encode()).hexdigest()[:9]
-    return dataclasses.replace(config, extra={**(config.extra or {}), "default_bridge": f"mkb{tag}"})
+    return replace(config, extra={**(config.extra or {}), "default_bridge": f"mkb{tag}"})
 

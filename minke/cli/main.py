@@ -20,14 +20,24 @@ error's own code where it has one (126, 127).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import IO, Any, NoReturn
 
 from minke import __version__
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and argparse cost a build ~10 ms of import: for mypy only here
+    import argparse
+    from typing import IO, Any, NoReturn
+
 Entry = tuple[str, str, str]
+
+# Commands whose module parses their common argument forms without argparse (argparse with
+# gettext and locale, and the parsers it builds, cost a short command ~8 ms): name ->
+# (module, function(rest) -> the handler's args, or None for argparse to parse them).
+FAST: dict[str, tuple[str, str]] = {
+    "build": ("minke.cli.build", "fast_args"),
+}
 
 # name -> (module, setup function, help).  Aliases point at the same setup function.
 COMMANDS: dict[str, Entry] = {
@@ -164,11 +174,22 @@ class UsageError(Exception):
     pass
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but usage errors exit 125 with one line, as Docker's CLI does."""
+_parser_class: Any = None
 
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}\nSee '{self.prog} --help'.")
+
+def Parser(**kwargs: Any) -> argparse.ArgumentParser:  # noqa: N802 - stands for the class
+    """argparse, but usage errors exit 125 with one line, as Docker's CLI does.  The class
+    is made on first use, so that argparse is imported only when something parses with it."""
+    global _parser_class
+    if _parser_class is None:
+        import argparse
+
+        class _Parser(argparse.ArgumentParser):
+            def error(self, message: str) -> NoReturn:
+                raise UsageError(f"{self.prog}: {message}\nSee '{self.prog} --help'.")
+
+        _parser_class = _Parser
+    return _parser_class(**kwargs)  # type: ignore[no-any-return]
 
 
 class Context:
@@ -207,7 +228,9 @@ class Context:
             self._engine.close()
 
 
-def _global_parser() -> Parser:
+def _global_parser() -> argparse.ArgumentParser:
+    import argparse
+
     p = Parser(prog="minke", add_help=False)
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("-v", "--version", action="store_true")
@@ -257,7 +280,7 @@ def _group_usage(name: str, out: IO[str]) -> None:
     out.write("\n".join(lines) + "\n")
 
 
-def _build(prog: str, entry: Entry) -> Parser:
+def _build(prog: str, entry: Entry) -> argparse.ArgumentParser:
     import importlib
 
     module_name, setup_name, help_ = entry
@@ -267,12 +290,59 @@ def _build(prog: str, entry: Entry) -> Parser:
     return p
 
 
+_GLOBAL_VALUES = {"--root": "root", "--run-root": "run_root", "--log-level": "log_level",
+                  "-l": "log_level"}
+_LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "fatal")
+
+
+class _Namespace:
+    """What argparse's parse_args returns, for the fast path (argparse.Namespace is in
+    argparse)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.__dict__.update(kwargs)
+
+
+def _fast_parse(argv: list[str]) -> tuple[Any, Any] | None:
+    """The global options and the command's args as argparse would give them, for a
+    command in ``FAST`` written in the plain forms (``--root DIR`` or ``--root=DIR``, then
+    the command); None for anything else, which argparse then parses (help, errors,
+    abbreviations, other commands)."""
+    values: dict[str, str | None] = {"root": None, "run_root": None, "log_level": None}
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        opt, eq, value = argv[i].partition("=")
+        key = _GLOBAL_VALUES.get(opt)
+        if key is None:
+            return None
+        if not eq:
+            i += 1
+            if i >= len(argv) or argv[i].startswith("-"):
+                return None
+            value = argv[i]
+        values[key] = value
+        i += 1
+    if i >= len(argv) or argv[i] not in FAST:
+        return None
+    if values["log_level"] is not None and values["log_level"] not in _LOG_LEVELS:
+        return None
+    import importlib
+
+    module_name, func_name = FAST[argv[i]]
+    args = getattr(importlib.import_module(module_name), func_name)(argv[i + 1:])
+    if args is None:
+        return None
+    g = _Namespace(help=False, version=False, command=argv[i], rest=argv[i + 1:], **values)
+    return g, args
+
+
 def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     argv = sys.argv[1:] if argv is None else argv
     try:
-        g = _global_parser().parse_args(argv)
+        fast = _fast_parse(argv)
+        g = fast[0] if fast is not None else _global_parser().parse_args(argv)
         if g.version and not g.command:
             out.write(f"minke version {__version__}\n")
             return 0
@@ -286,7 +356,9 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str]
             names = {"debug": "DEBUG", "info": "INFO", "error": "ERROR", "fatal": "CRITICAL"}
             logging.basicConfig(level=names.get(level, "WARNING"), format="%(levelname)s %(name)s: %(message)s")
         rest = list(g.rest)
-        if g.command in GROUPS:
+        if fast is not None:
+            args = fast[1]
+        elif g.command in GROUPS:
             _, subs = GROUPS[g.command]
             if not rest or rest[0] in ("-h", "--help"):
                 _group_usage(g.command, out)
@@ -299,7 +371,8 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str]
             parser = _build(f"minke {g.command}", COMMANDS[g.command])
         else:
             raise UsageError(f"minke: unknown command: {g.command}\nSee 'minke --help'.")
-        args = parser.parse_args(rest)
+        if fast is None:
+            args = parser.parse_args(rest)
     except UsageError as e:
         err.write(f"{e}\n")
         return 125

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from typing import Any
 
 from minke.errors import InvalidArgument
@@ -30,6 +29,7 @@ from minke.images.model import (
     split_digested,
     split_tagged,
 )
+from minke.record import replace
 
 LIST_FILTERS = ("dangling", "reference", "label", "before", "since")
 PRUNE_FILTERS = ("until", "label", "label!", "dangling")

@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +36,7 @@ from minke.oci.mediatypes import (
     OCI_LAYER_ZSTD,
     OCI_MANIFEST,
 )
+from minke.record import factory, record
 
 __all__ = [
     "ANNOTATION_IMAGE_NAME",
@@ -63,7 +63,7 @@ SIZE_LABEL = "minke.io/unpacked-size"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-@dataclass(frozen=True)
+@record  # frozen, without dataclasses' import (minke.record)
 class Image:
     """One image in the store, as the images/tags/repo_digests rows describe it."""
 
@@ -76,7 +76,7 @@ class Image:
     chain_id: str | None
     tags: tuple[str, ...] = ()  # normalised "docker.io/library/busybox:latest"
     repo_digests: tuple[str, ...] = ()  # "docker.io/library/busybox@sha256:..."
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: dict[str, Any] = factory(dict, compare=False)
 
     @property
     def short_id(self) -> str:

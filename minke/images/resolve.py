@@ -12,18 +12,20 @@ Not found -> NotFound("No such image: busybox:latest"), Docker's words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from minke.errors import InvalidArgument, NotFound
 from minke.oci.reference import DEFAULT_TAG, Reference, parse_any_reference
+from minke.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (a short command's import time)
+    from typing import Any
 
 _HEX = frozenset("0123456789abcdef")
 
 HELLO_WHALE_NAME = "docker.io/library/hello-whale"
 
 
-@dataclass(frozen=True)
+@record  # frozen, without dataclasses' import (minke.record)
 class Query:
     """A parsed user string: either an image ID (digest) or a reference."""
 

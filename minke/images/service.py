@@ -1,6 +1,7 @@
 """ImageService: the images a store holds and everything a user does with them.
 
-Built by :class:`minke.engine.Engine` as ``ImageService(config, db, blobs, snapshots)``.
+Built by :class:`minke.engine.Engine` as ``ImageService(config, db, blobs, snapshots)``
+(``snapshots`` may be a function that returns the snapshotter, made on first use).
 Public methods (the CLI and the API server call these)::
 
     get(ref) -> Image                 resolve a name, ID, ID prefix or name@digest
@@ -58,8 +59,17 @@ class ImageService:
         self.config = config
         self.db = db
         self.blobs = blobs
-        self.snapshots = snapshots
+        self._snapshots = snapshots
         self._in_use_hook = in_use
+
+    @property
+    def snapshots(self) -> Any:
+        # A function (the engine's) until first use: most image commands, and a cached
+        # build, never touch a snapshot, and the snapshotter's import and set-up cost.
+        s = self._snapshots
+        if callable(s) and not hasattr(s, "prepare"):
+            s = self._snapshots = s()
+        return s
 
     # --- reading the tables ------------------------------------------------------------
     def _images(self, ids: Iterable[str] | None = None) -> list[Image]:

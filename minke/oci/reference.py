@@ -26,10 +26,10 @@ Only the stdlib ``re`` module is used: this is imported on the CLI's hot path.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from minke.errors import InvalidReference
 from minke.oci.digest import digest_error
+from minke.record import record
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -73,7 +73,7 @@ ERR_TAG_FORMAT = "invalid tag format"
 ERR_DIGEST_FORMAT = "invalid digest format"
 
 
-@dataclass(frozen=True)
+@record  # frozen, without dataclasses' import (minke.record): a short command parses one
 class Reference:
     """A parsed image reference: ``domain/path[:tag][@digest]``.
 
