@@ -18,12 +18,18 @@ Started detached (own session, stdio on /dev/null, stderr to ``monitor.log``) by
    back-off or, with ``--rm``, removes the container; then tells attached clients the exit
    code and exits.
 
-It imports as little as possible while the container runs: only built-in C modules
-(posix, time, select, _socket, _signal), not their Python wrappers: ``os`` alone
-(with posixpath, stat and _collections_abc) costs each monitor ~0.27 MiB, the wrappers of
-select and socket pull in enum, re and collections.  Its settings come as ``key=value``
-lines, not JSON.  Everything needed only after the container exits (os, the engine,
-sqlite3) is imported then.
+Its memory is what a running container costs, so while the container runs it holds as
+little as it can (Python never gives back the memory of what it loaded):
+
+- only built-in C modules (posix, time, select, _signal), not their Python wrappers:
+  ``os`` alone (with posixpath, stat and _collections_abc) costs ~0.27 MiB, the wrappers
+  of select and socket pull in enum, re and collections;
+- no _socket (~45 KiB) until an attach client comes: the spawner makes the listening
+  socket, the runtime fork gets its job over pipes;
+- the code of the runtime fork (``builtin_child``) and of what follows the exit
+  (``monitor_exit``: the database, the runtime's delete, unmount, restart policy, --rm;
+  the engine, sqlite3) live in modules imported only there and then;
+- settings as ``key=value`` lines, not JSON.
 
 Attach protocol (unix stream socket).  The client sends one line
 ``attach stdin=0|1 stdout=0|1 stderr=0|1\\n``, then frames; the monitor sends frames.  A
@@ -146,9 +152,6 @@ def spawn(argv: list[str], *, stdin=None, stdout=None, stderr=None, capture: boo
 
 
 ABORTED = 99  # BuiltinRun: no job came (the CLI failed before its go)
-_WARM = ("minke.runtime.cli", "minke.runtime.container", "minke.runtime.spec", "minke.runtime.init",
-         "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls",
-         "minke.runtime.libc", "minke.runtime.cgroups", "minke.runtime.cgroups.v1", "minke.runtime.cgroups.v2")
 
 
 def wait_go(go_fd: int | None) -> bool:
@@ -204,7 +207,9 @@ class BuiltinRun:
         if self.pid == 0:  # pragma: no cover - child
             posix.close(self._job_w)
             posix.close(self._up_r)
-            _builtin_child(job_r, up_w, warm)
+            from minke.containers.builtin_child import run_child
+
+            run_child(job_r, up_w, warm)
         posix.close(job_r)
         posix.close(up_w)
 
@@ -253,68 +258,6 @@ class BuiltinRun:
     abort = finish
 
 
-def _builtin_child(job_r: int, up_w: int, warm: bool) -> None:  # pragma: no cover - runs in the fork
-    code, failed = 1, 0
-    try:
-        # The monitor's handlers are not the runtime's: an exec would have reset them.
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        sys.argv[0] = "minke-runtime"
-        if warm:
-            _warm_runtime()
-        data = b""
-        while not data.endswith(b"\0"):
-            try:
-                b = _read_retry(job_r, 65536)
-            except OSError:
-                b = b""
-            if not b:
-                posix._exit(ABORTED)  # no job, or not all of it
-            data += b
-        root, pause, numbers, *lines = data[:-1].decode().split("\n")
-        pause_before = int(pause)
-        fds = [_reopen(int(n), i % 3) for i, n in enumerate(numbers.split())]
-        from minke.runtime.cli import main as runtime_main
-
-        code = 0
-        for failed, line in enumerate(lines):  # noqa: B007 - read in finally
-            if failed == pause_before:
-                try:
-                    posix.write(up_w, b"p")
-                    go_on = _read_retry(job_r, 16) == b"r"
-                except OSError:
-                    go_on = False
-                if not go_on:
-                    break  # the monitor did not resume: leave the rest undone
-            # dup2 onto 0-2 (inheritable, as an exec'd runtime's stdio would be).
-            for target, fd in enumerate(fds[3 * failed : 3 * failed + 3]):
-                posix.dup2(fd, target)
-            code = runtime_main(["--root", root, *line.split("\x1f")])
-            sys.stderr.flush()
-            if code != 0:
-                break
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:  # noqa: B036 - nothing may return into the monitor's code
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            # A later step's failure is told apart from the first's by 100 + its index.
-            posix._exit(code if code == 0 or failed == 0 else 100 + failed)
-
-
-def _reopen(fd: int, slot: int) -> int:  # pragma: no cover - runs in the fork
-    """The monitor's fd ``fd`` (a pipe end or /dev/null; -1: /dev/null) opened anew in
-    the child, for reading as stdin (slot 0) or for writing (1, 2)."""
-    path = DEVNULL if fd < 0 else f"/proc/{posix.getppid()}/fd/{fd}"
-    return posix.open(path, (posix.O_RDONLY if slot == 0 else posix.O_WRONLY) | posix.O_CLOEXEC)
-
-
 def _read_retry(fd: int, n: int) -> bytes:
     while True:
         try:
@@ -330,16 +273,6 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[posix.write(fd, view):]
         except InterruptedError:
             continue
-
-
-def _warm_runtime() -> None:
-    """Import what the runtime's create will need (the modules it imports inside its
-    functions too), ahead of the job."""
-    for name in _WARM:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
 
 
 def builtin_command(root: str, args, *, stdin=None, stdout=None, stderr=None, capture: bool = False) -> Completed:
@@ -603,17 +536,6 @@ class Monitor:
             msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
         return msg
 
-    def delete_stopped(self) -> None:
-        """The runtime's delete after the init exited: the built-in runtime's easy case
-        in-process (no fork, no import of the runtime), else its delete command."""
-        root = self.cfg.get("runtime_builtin")
-        if root and self.exit_status is not None:
-            from minke.runtime.state import remove_stopped
-
-            # We reaped the init, and the engine writes no hooks into its configs.
-            if remove_stopped(root, self.id, self.cfg.get("cgroup_path") or ""):
-                return
-        self.runtime("delete", "--force", self.id, check_output=True)
 
     def start(self) -> None:
         if self.pending is not None:
@@ -850,24 +772,7 @@ class Monitor:
         self.outputs = {}
         self.log.flush()
 
-    # --- after the exit -----------------------------------------------------------------------------
-    def oom_killed(self) -> bool:
-        """cgroup v1 memory.oom_control's oom_kill counter (v2: memory.events oom_kill)."""
-        rel = self.cfg.get("cgroup_path", "").strip("/")
-        for path, key in (
-            (f"/sys/fs/cgroup/memory/{rel}/memory.oom_control", "oom_kill"),
-            (f"/sys/fs/cgroup/{rel}/memory.events", "oom_kill"),
-        ):
-            try:
-                with open(path) as f:
-                    for line in f:
-                        k, _, v = line.partition(" ")
-                        if k == key and int(v) > 0:
-                            return True
-            except (OSError, ValueError):
-                continue
-        return False
-
+    # --- after the exit (the rest is in monitor_exit, loaded only then) ---------------------------
     def send_exit(self, code: int) -> None:
         msg = frame(EXIT, str(code).encode())
         for conn in list(self.clients):
@@ -893,11 +798,6 @@ class _StartError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def _restart_delay(restart_count: int) -> float:
-    """Docker's back-off: 100 ms doubling per restart, at most a minute."""
-    return min(0.1 * (2 ** restart_count), 60.0)
 
 
 def main(argv: list[str]) -> int:
@@ -951,7 +851,9 @@ def main(argv: list[str]) -> int:
                 listener.setblocking(False)
             mon.start()
         except _StartError as e:
-            _after_failed_start(mon, e)
+            from minke.containers.monitor_exit import after_failed_start
+
+            after_failed_start(mon, e)
             return 1
         # The running state goes to a file the engine adopts into the database (the CLI
         # on our "ok", any later command if that CLI died): sqlite stays out of the
@@ -972,7 +874,9 @@ def main(argv: list[str]) -> int:
             mon.report(f"ok {mon.init_pid}")
             mon.close_sync()
         else:
-            _engine_service(cfg)._adopt(mon.id)
+            from minke.containers.monitor_exit import engine_service
+
+            engine_service(cfg)._adopt(mon.id)
             if cfg.get("events_attributes"):
                 from minke.events import record_monitor
 
@@ -983,165 +887,15 @@ def main(argv: list[str]) -> int:
         code = posix.waitstatus_to_exitcode(status)
         if code < 0:
             code = 128 - code
-        decision = _after_exit(mon, code, restart_count, time.time() - started, started)
+        from minke.containers.monitor_exit import after_exit
+
+        decision = after_exit(mon, code, restart_count, time.time() - started, started)
         if decision is None:
             mon.send_exit(code)
             return 0
         restart_count = decision
         mon.exit_status = None
         mon.init_pid = 0
-
-
-def _engine_service(cfg: dict):
-    # Started with -S (no site: less memory while the container runs); the engine needs
-    # site-packages, so add them now, on the way out.
-    _load_site()
-    from minke.config import Config
-    from minke.engine import Engine
-
-    engine = Engine(Config(root=cfg["root"], run_root=cfg["run_root"], snapshotter=cfg.get("snapshotter", "auto")))
-    return engine.containers
-
-
-def remove_cgroups(cgroup_path: str) -> None:
-    """Best effort: rmdir the container's cgroup in every hierarchy.  A runtime should do
-    this itself when its create fails; not all do, and rmdir of a cgroup with processes
-    in it fails harmlessly (EBUSY)."""
-    from minke.runtime.state import rmdir_cgroup
-
-    rmdir_cgroup(cgroup_path)
-
-
-def _after_failed_start(mon: Monitor, e: _StartError) -> None:
-    mon.runtime("delete", "--force", mon.id, check_output=True)
-    remove_cgroups(mon.cfg.get("cgroup_path", ""))
-    svc = _engine_service(mon.cfg)
-    svc._start_failed(mon.id, e.code, e.message)
-    mon.report(f"err {e.code} {e.message}")
-    mon.close_sync()
-
-
-def is_mounted(path: str) -> bool:
-    """Whether something is mounted on ``path``.  os.path.ismount cannot tell: a bind
-    mount from the same filesystem has the same st_dev as its parent."""
-    import os.path
-
-    path = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo", "rb") as f:
-            data = f.read()
-    except OSError:
-        return os.path.ismount(path)
-    # Field 5 is the mount point with space, tab, newline and backslash octal-escaped.
-    want = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012").encode()
-    for line in data.splitlines():
-        parts = line.split(b" ", 5)
-        if len(parts) > 4 and parts[4] == want:
-            return True
-    return False
-
-
-def unmount_rootfs(target: str) -> None:
-    """umount2 straight through runtime.libc (ctypes alone): minke.snapshots.mount would
-    cost the exit path of every container ~80 ms of imports.  A crash may have left it
-    mounted more than once: unmount until it is not."""
-    for _ in range(8):
-        if not is_mounted(target):
-            return
-        from minke.runtime import libc
-
-        try:
-            libc.umount2(target, 0)
-        except OSError as e:
-            import errno
-
-            if e.errno not in (errno.EINVAL, errno.ENOENT):
-                raise
-
-
-def _load_site() -> None:
-    if sys.flags.no_site and "site" not in sys.modules:
-        import site
-
-        site.main()
-
-
-def record_exit(cfg: dict, cid: str, code: int, oom: bool, started: float, restart_count: int) -> dict | None:
-    """Write the exit into the row with sqlite3 alone (the engine is not needed on this
-    path, and importing it would delay ``run``'s exit); return what the policy needs, or
-    None when the row is gone."""
-    import sqlite3
-
-    conn = sqlite3.connect(cfg["db_path"], timeout=30, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("BEGIN IMMEDIATE")
-        # SQLite reads the JSON: Python's json would cost this path the import of re.
-        row = conn.execute(
-            "SELECT status, stopped_by_user, json_extract(host_config, '$.RestartPolicy.Name'),"
-            " json_extract(host_config, '$.RestartPolicy.MaximumRetryCount'), json_extract(host_config, '$.AutoRemove')"
-            " FROM containers WHERE id = ?", (cid,)).fetchone()
-        if row is not None and row[0] != "removing":
-            conn.execute(
-                "UPDATE containers SET status = 'exited', exit_code = ?, finished_at = ?, oom_killed = ?, pid = 0,"
-                " started_at = ?, restart_count = ? WHERE id = ?",
-                (code, time.time(), int(oom), started, restart_count, cid),
-            )
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    try:
-        posix.unlink(_join(cfg["bundle"], "monitor.state"))
-    except FileNotFoundError:
-        pass
-    if row is None:
-        return None
-    policy = {"Name": row[2] or "", "MaximumRetryCount": row[3] or 0}
-    return {"status": row[0], "policy": policy, "auto_remove": bool(row[4]), "stopped": bool(row[1])}
-
-
-def wants_restart(info: dict, code: int, restart_count: int) -> bool:
-    """Docker's restart policies: no | always | unless-stopped | on-failure[:N]."""
-    if info["stopped"] or info["status"] == "removing":
-        return False
-    name = info["policy"].get("Name") or "no"
-    if name in ("always", "unless-stopped"):
-        return True
-    limit = int(info["policy"].get("MaximumRetryCount") or 0)
-    return name == "on-failure" and code != 0 and (limit == 0 or restart_count < limit)
-
-
-def _after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, started: float) -> int | None:
-    """Record the exit; return the new restart count when the policy restarts it.  The
-    attached client hears the exit code before a --rm removal starts; the client removes
-    the container itself too (whoever is first, under the container's lock)."""
-    oom = mon.oom_killed()
-    mon.delete_stopped()
-    info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
-    if mon.cfg.get("events_attributes"):
-        from minke.events import monitor_exit
-
-        monitor_exit(mon.cfg, code, oom, ran_for)  # before the client hears it: die, then destroy
-    if info is not None and wants_restart(info, code, restart_count):
-        # Docker's attach (and a foreground run) ends at the exit, restarted or not.
-        mon.send_exit(code)
-        unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
-        return _engine_service(mon.cfg)._restart_after_exit(mon.id, restart_count, ran_for, _restart_delay)
-    # The exit code first: unmounting needs the snapshots package, whose import costs a
-    # foreground `run` tens of milliseconds.  A `start` waits for this monitor to be
-    # gone before it mounts again; `rm` unmounts too (both idempotent).
-    mon.send_exit(code)
-    unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
-    if info is not None and info["status"] == "removing":
-        # `rm -f` killed it and holds the container's lock until we are gone: it removes
-        # the container, network and all (taking the lock here would wait on it).
-        pass
-    elif info is not None and info["auto_remove"]:
-        _engine_service(mon.cfg)._auto_remove(mon.id)  # the network too
-    elif mon.cfg.get("network_teardown"):
-        # After the exit code: the engine's import is paid off the client's path.
-        _engine_service(mon.cfg)._network_down(mon.id)
-    return None
 
 
 def run(argv: list[str]) -> None:

@@ -139,7 +139,7 @@ class Container:
 
 
 def is_mounted(path: str) -> bool:
-    from minke.containers.monitor import is_mounted as _is_mounted
+    from minke.containers.monitor_exit import is_mounted as _is_mounted
 
     return _is_mounted(path)
 
@@ -538,7 +538,7 @@ class ContainerService:
         return target
 
     def _unmount(self, cid: str) -> None:
-        from minke.containers.monitor import unmount_rootfs
+        from minke.containers.monitor_exit import unmount_rootfs
 
         unmount_rootfs(self.rootfs(cid))
 

@@ -1,0 +1,203 @@
+"""What a container's monitor does once the container has exited (or failed to start):
+record the exit, delete the runtime's state, unmount, apply the restart policy or
+``--rm``.
+
+Apart from ``minke.containers.monitor`` so that a monitor loads this code only then:
+every byte of code a monitor has loaded stays in its memory while its container runs.
+"""
+
+from __future__ import annotations
+
+import posix
+import sys
+import time
+
+from minke.containers.monitor import Monitor, _join, _StartError
+
+
+def engine_service(cfg: dict):
+    # Started with -S (no site: less memory while the container runs); the engine needs
+    # site-packages, so add them now, on the way out.
+    load_site()
+    from minke.config import Config
+    from minke.engine import Engine
+
+    engine = Engine(Config(root=cfg["root"], run_root=cfg["run_root"], snapshotter=cfg.get("snapshotter", "auto")))
+    return engine.containers
+
+
+def load_site() -> None:
+    if sys.flags.no_site and "site" not in sys.modules:
+        import site
+
+        site.main()
+
+
+def remove_cgroups(cgroup_path: str) -> None:
+    """Best effort: rmdir the container's cgroup in every hierarchy.  A runtime should do
+    this itself when its create fails; not all do, and rmdir of a cgroup with processes
+    in it fails harmlessly (EBUSY)."""
+    from minke.runtime.state import rmdir_cgroup
+
+    rmdir_cgroup(cgroup_path)
+
+
+def after_failed_start(mon: Monitor, e: _StartError) -> None:
+    mon.runtime("delete", "--force", mon.id, check_output=True)
+    remove_cgroups(mon.cfg.get("cgroup_path", ""))
+    svc = engine_service(mon.cfg)
+    svc._start_failed(mon.id, e.code, e.message)
+    mon.report(f"err {e.code} {e.message}")
+    mon.close_sync()
+
+
+def is_mounted(path: str) -> bool:
+    """Whether something is mounted on ``path``.  os.path.ismount cannot tell: a bind
+    mount from the same filesystem has the same st_dev as its parent."""
+    import os.path
+
+    path = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            data = f.read()
+    except OSError:
+        return os.path.ismount(path)
+    # Field 5 is the mount point with space, tab, newline and backslash octal-escaped.
+    want = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012").encode()
+    for line in data.splitlines():
+        parts = line.split(b" ", 5)
+        if len(parts) > 4 and parts[4] == want:
+            return True
+    return False
+
+
+def unmount_rootfs(target: str) -> None:
+    """umount2 straight through runtime.libc (ctypes alone): minke.snapshots.mount would
+    cost the exit path of every container ~80 ms of imports.  A crash may have left it
+    mounted more than once: unmount until it is not."""
+    for _ in range(8):
+        if not is_mounted(target):
+            return
+        from minke.runtime import libc
+
+        try:
+            libc.umount2(target, 0)
+        except OSError as e:
+            import errno
+
+            if e.errno not in (errno.EINVAL, errno.ENOENT):
+                raise
+
+
+def oom_killed(cfg: dict) -> bool:
+    """cgroup v1 memory.oom_control's oom_kill counter (v2: memory.events oom_kill)."""
+    rel = cfg.get("cgroup_path", "").strip("/")
+    for path, key in (
+        (f"/sys/fs/cgroup/memory/{rel}/memory.oom_control", "oom_kill"),
+        (f"/sys/fs/cgroup/{rel}/memory.events", "oom_kill"),
+    ):
+        try:
+            with open(path) as f:
+                for line in f:
+                    k, _, v = line.partition(" ")
+                    if k == key and int(v) > 0:
+                        return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def delete_stopped(mon: Monitor) -> None:
+    """The runtime's delete after the init exited: the built-in runtime's easy case
+    in-process (no fork, no import of the runtime), else its delete command."""
+    root = mon.cfg.get("runtime_builtin")
+    if root and mon.exit_status is not None:
+        from minke.runtime.state import remove_stopped
+
+        # We reaped the init, and the engine writes no hooks into its configs.
+        if remove_stopped(root, mon.id, mon.cfg.get("cgroup_path") or ""):
+            return
+    mon.runtime("delete", "--force", mon.id, check_output=True)
+
+
+def record_exit(cfg: dict, cid: str, code: int, oom: bool, started: float, restart_count: int) -> dict | None:
+    """Write the exit into the row with sqlite3 alone (the engine is not needed on this
+    path, and importing it would delay ``run``'s exit); return what the policy needs, or
+    None when the row is gone."""
+    import sqlite3
+
+    conn = sqlite3.connect(cfg["db_path"], timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("BEGIN IMMEDIATE")
+        # SQLite reads the JSON: Python's json would cost this path the import of re.
+        row = conn.execute(
+            "SELECT status, stopped_by_user, json_extract(host_config, '$.RestartPolicy.Name'),"
+            " json_extract(host_config, '$.RestartPolicy.MaximumRetryCount'), json_extract(host_config, '$.AutoRemove')"
+            " FROM containers WHERE id = ?", (cid,)).fetchone()
+        if row is not None and row[0] != "removing":
+            conn.execute(
+                "UPDATE containers SET status = 'exited', exit_code = ?, finished_at = ?, oom_killed = ?, pid = 0,"
+                " started_at = ?, restart_count = ? WHERE id = ?",
+                (code, time.time(), int(oom), started, restart_count, cid),
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    try:
+        posix.unlink(_join(cfg["bundle"], "monitor.state"))
+    except FileNotFoundError:
+        pass
+    if row is None:
+        return None
+    policy = {"Name": row[2] or "", "MaximumRetryCount": row[3] or 0}
+    return {"status": row[0], "policy": policy, "auto_remove": bool(row[4]), "stopped": bool(row[1])}
+
+
+def wants_restart(info: dict, code: int, restart_count: int) -> bool:
+    """Docker's restart policies: no | always | unless-stopped | on-failure[:N]."""
+    if info["stopped"] or info["status"] == "removing":
+        return False
+    name = info["policy"].get("Name") or "no"
+    if name in ("always", "unless-stopped"):
+        return True
+    limit = int(info["policy"].get("MaximumRetryCount") or 0)
+    return name == "on-failure" and code != 0 and (limit == 0 or restart_count < limit)
+
+
+def restart_delay(restart_count: int) -> float:
+    """Docker's back-off: 100 ms doubling per restart, at most a minute."""
+    return min(0.1 * (2 ** restart_count), 60.0)
+
+
+def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, started: float) -> int | None:
+    """Record the exit; return the new restart count when the policy restarts it.  The
+    attached client hears the exit code before a --rm removal starts; the client removes
+    the container itself too (whoever is first, under the container's lock)."""
+    oom = oom_killed(mon.cfg)
+    delete_stopped(mon)
+    info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
+    if mon.cfg.get("events_attributes"):
+        from minke.events import monitor_exit
+
+        monitor_exit(mon.cfg, code, oom, ran_for)  # before the client hears it: die, then destroy
+    if info is not None and wants_restart(info, code, restart_count):
+        # Docker's attach (and a foreground run) ends at the exit, restarted or not.
+        mon.send_exit(code)
+        unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
+        return engine_service(mon.cfg)._restart_after_exit(mon.id, restart_count, ran_for, restart_delay)
+    # The exit code first: unmounting needs the snapshots package, whose import costs a
+    # foreground `run` tens of milliseconds.  A `start` waits for this monitor to be
+    # gone before it mounts again; `rm` unmounts too (both idempotent).
+    mon.send_exit(code)
+    unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
+    if info is not None and info["status"] == "removing":
+        # `rm -f` killed it and holds the container's lock until we are gone: it removes
+        # the container, network and all (taking the lock here would wait on it).
+        pass
+    elif info is not None and info["auto_remove"]:
+        engine_service(mon.cfg)._auto_remove(mon.id)  # the network too
+    elif mon.cfg.get("network_teardown"):
+        # After the exit code: the engine's import is paid off the client's path.
+        engine_service(mon.cfg)._network_down(mon.id)
+    return None
