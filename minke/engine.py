@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Any
 
 from minke.config import Config
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from typing import Any
 
 
 class Engine:

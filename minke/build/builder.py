@@ -13,13 +13,11 @@ blobs the cache points at and snapshots the image chains own.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from minke.build import stages as st_mod
 from minke.build.cache import CacheEntry, CacheStore, MemoryCacheStore, StepInputs, explain, slot
@@ -28,6 +26,11 @@ from minke.build.parser import Dockerfile, Instruction, parse, parse_mount
 from minke.build.record import factory, record
 from minke.build.shell_words import process_word
 from minke.errors import InvalidArgument, MinkeError, NotFound, Unsupported
+from minke.sha256 import hexdigest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from typing import Any
 
 
 def _rand() -> str:
@@ -138,7 +141,7 @@ class _LazyStaging:
 
 
 def _sha(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "sha256:" + hexdigest(text.encode())
 
 
 class Builder:
@@ -318,6 +321,8 @@ class Builder:
                 for src in self._sources(inst)[0]:
                     if "://" in src:
                         # keyed by what the URL serves now, as Docker does (it fetches too)
+                        import hashlib
+
                         with open(self._fetch(src, work, inst.line), "rb") as f:
                             extra[f"url {src}"] = hashlib.file_digest(f, "sha256").hexdigest()
                         continue
@@ -685,7 +690,7 @@ class Builder:
             spec = parse_mount(m, inst.line)
             if spec.type == "cache":
                 cache_dir = os.path.join(self.engine.config.root, "build", "cache-mounts",
-                                         hashlib.sha256(spec.id.encode()).hexdigest()[:32])
+                                         hexdigest(spec.id.encode())[:32])
                 os.makedirs(cache_dir, exist_ok=True)
                 mounts.append((cache_dir, spec.target, spec.readonly))
             elif spec.type == "tmpfs":

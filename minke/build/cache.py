@@ -9,12 +9,17 @@ last build (the store keeps them by ``slot``) and says what changed, in one line
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
-from typing import Protocol
 
 from minke.build.record import factory, record
+from minke.sha256 import hexdigest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from typing import Protocol
+else:
+    Protocol = object
 
 
 @record
@@ -39,7 +44,7 @@ class StepInputs:
                    d["extra"])
 
     def key(self) -> str:
-        return "sha256:" + hashlib.sha256(self.to_json().encode()).hexdigest()
+        return "sha256:" + hexdigest(self.to_json().encode())
 
 
 def slot(dockerfile: str, stage: int, step: int) -> str:

@@ -12,17 +12,19 @@ uid/gid and symlink targets, never mtimes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import re
-import shutil
 import stat
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
 
 from minke.build.record import record
 from minke.errors import InvalidArgument, NotFound
+from minke.sha256 import sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from typing import BinaryIO
 
 
 @record
@@ -160,12 +162,16 @@ class BuildContext:
         try:
             apply_layer(stream, tmp)
         except BaseException:
+            import shutil
+
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return cls(tmp, Ignore(_read_ignore(tmp)), owned_tmp=tmp)
 
     def close(self) -> None:
         if self._tmp:
+            import shutil
+
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
@@ -271,6 +277,8 @@ class BuildContext:
 
     def content_hash(self, sources: Iterable[str]) -> str:
         """sha256 over names, types, modes, uid/gid, contents and link targets (no mtimes)."""
+        import hashlib
+
         h = hashlib.sha256()
         for src in sources:
             for rel in self.walk(src):
@@ -298,8 +306,8 @@ class BuildContext:
     def content_hash_one(self, rel: str) -> str:
         path = self._path(rel)
         st = os.lstat(path)
-        h = hashlib.sha256(f"{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode):o}\0"
-                           f"{st.st_uid}:{st.st_gid}\0".encode())
+        h = sha256(f"{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode):o}\0"
+                   f"{st.st_uid}:{st.st_gid}\0".encode(), st.st_size)
         if stat.S_ISLNK(st.st_mode):
             h.update(os.readlink(path).encode("utf-8", "surrogateescape"))
         elif stat.S_ISREG(st.st_mode):

@@ -326,10 +326,9 @@ def _fast_parse(argv: list[str]) -> tuple[Any, Any] | None:
         return None
     if values["log_level"] is not None and values["log_level"] not in _LOG_LEVELS:
         return None
-    import importlib
-
     module_name, func_name = FAST[argv[i]]
-    args = getattr(importlib.import_module(module_name), func_name)(argv[i + 1:])
+    __import__(module_name)  # not importlib.import_module: importlib imports warnings
+    args = getattr(sys.modules[module_name], func_name)(argv[i + 1:])
     if args is None:
         return None
     g = _Namespace(help=False, version=False, command=argv[i], rest=argv[i + 1:], **values)

@@ -6,12 +6,10 @@ An image is identified by the digest of its config blob ("sha256:<64 hex>"), as 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from minke.errors import CorruptData
 
@@ -37,6 +35,10 @@ from minke.oci.mediatypes import (
     OCI_MANIFEST,
 )
 from minke.record import factory, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from typing import Any
 
 __all__ = [
     "ANNOTATION_IMAGE_NAME",
@@ -90,7 +92,9 @@ class Image:
 
 
 def sha256_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    from minke.sha256 import hexdigest
+
+    return "sha256:" + hexdigest(data)
 
 
 def is_digest(s: str) -> bool:

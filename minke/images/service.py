@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, BinaryIO
 
 from minke.errors import Conflict, InvalidArgument, InvalidReference, MinkeError, NotFound
 from minke.images import resolve as _resolve
@@ -45,6 +44,10 @@ from minke.images.model import (
     split_digested,
     split_tagged,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from typing import Any, BinaryIO
 
 
 class ImageService:

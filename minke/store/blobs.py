@@ -31,14 +31,16 @@ algorithms raise ``Unsupported``.  ``delete`` of a missing blob raises ``NotFoun
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
 
 from minke.errors import CorruptData, InvalidArgument, NotFound, Unsupported
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from typing import BinaryIO
 
 ALGORITHM = "sha256"
 _HEX = frozenset("0123456789abcdef")
@@ -99,6 +101,8 @@ class BlobWriter:
         self._store = store
         self.expected_digest = expected_digest
         self.expected_size = expected_size
+        import hashlib  # here: a command that only reads blobs does without OpenSSL's load
+
         self._hash = hashlib.sha256()
         self.size = 0
         self.committed: str | None = None
@@ -342,6 +346,8 @@ class BlobStore:
 
     @staticmethod
     def _hash_file(path: str, digest: str) -> str:
+        import hashlib
+
         h = hashlib.sha256()
         try:
             f = open(path, "rb")

@@ -34,17 +34,21 @@ open a new one in the child.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from _thread import RLock  # threading's RLock is this one; threading's import is not needed
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from minke.errors import CorruptData, FailedPrecondition, Unavailable
 from minke.store.schema import MIGRATIONS
 
-BUSY_TIMEOUT_SECONDS = 30.0
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from collections.abc import Sequence
+    from typing import Any
 
-Params = Sequence[Any] | dict[str, Any]
+    Params = Sequence[Any] | dict[str, Any]
+
+BUSY_TIMEOUT_SECONDS = 30.0
 
 
 class Database:
@@ -74,7 +78,7 @@ class Database:
         except BaseException:
             conn.close()
             raise
-        self._lock = threading.RLock()
+        self._lock = RLock()
         self._depth = 0
 
     # --- schema ------------------------------------------------------------------------

@@ -64,3 +64,16 @@ def test_copies_keep_fields() -> None:
     p = Point(1, 2, {"a": "b"})
     c = copy.deepcopy(p)
     assert c == p and c.tags is not p.tags
+
+
+@record
+class Tagged:
+    name: str
+    extra: dict[str, str] = factory(dict, compare=False)
+
+
+def test_compare_false_field_is_out_of_eq_and_hash_but_in_repr() -> None:
+    a, b = Tagged("x", {"k": "v"}), Tagged("x")
+    assert a == b and hash(a) == hash(b)  # the dict would make hash fail if it counted
+    assert repr(a) == "Tagged(name='x', extra={'k': 'v'})"
+    assert Tagged("x") != Tagged("y")
