@@ -236,3 +236,15 @@ def test_intermediate_images_hidden_without_all(service):
     assert [i.id for i in service.list()] == [child, lone]
     assert [i.id for i in service.list(all=True)] == [child, lone, parent]  # same created: newest added first
     assert {i.id for i in service.list(filters={"dangling": ["true"]})} == {parent, lone}
+
+
+def test_tag_without_touch_writes_only_a_change(service):
+    a = add_image(service, 1, [])
+    b = add_image(service, 2, [], created="2024-02-01T00:00:00Z")
+    service.tag(a, "app:1", touch=False)  # new: written
+    when = service.db.query_one("SELECT tagged_at FROM tags WHERE name = ?", ("docker.io/library/app:1",))[0]
+    assert when is not None
+    service.tag(a, "app:1", touch=False)  # the same image again: no write
+    assert service.db.query_one("SELECT tagged_at FROM tags WHERE name = ?", ("docker.io/library/app:1",))[0] == when
+    service.tag(b, "app:1", touch=False)  # another image: moved
+    assert service.inspect(b)["RepoTags"] == ["app:1"] and service.inspect(a)["RepoTags"] == []
