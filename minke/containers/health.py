@@ -37,12 +37,13 @@ container) and goes with the container's directory on ``rm``.  It is written one
 entry per line, so a new monitor can carry the log over by lines without a JSON parser.
 
 This module is imported by the monitor (only for a container with a healthcheck): its
-top level imports os and time alone; what only the CLI needs imports inside functions.
+top level imports posix and time alone; what only the CLI needs imports inside functions.
 """
 
-from __future__ import annotations
-
-import os
+# Neither os nor `from __future__ import annotations`: the monitor of a container with a
+# healthcheck imports this module, and each would stay in its memory while it runs (os
+# with posixpath, stat and _collections_abc is ~0.27 MiB).
+import posix
 import time
 
 from minke.containers.logs import json_string, rfc3339nano
@@ -57,6 +58,10 @@ MIN_DURATION = 1_000_000  # dockerd: containertypes.MinimumDuration, 1ms
 MAX_LOG = 5
 MAX_OUTPUT = 4096
 EXEC_START_TIMEOUT = 30 * SECOND  # dockerd gives a wedged exec start 30s
+
+
+def _join(directory: str, name: str) -> str:
+    return directory + name if directory.endswith("/") else directory + "/" + name
 STATE_FILE = "health.json"
 
 STARTING, HEALTHY, UNHEALTHY, NONE = "starting", "healthy", "unhealthy", "none"
@@ -272,7 +277,7 @@ def monitor_settings(config: dict, container_dir: str) -> dict:
         "health_start_period": h.get("StartPeriod") or DEFAULT_START_PERIOD,
         "health_start_interval": h.get("StartInterval") or DEFAULT_START_INTERVAL,
         "health_retries": h.get("Retries") if (h.get("Retries") or 0) > 0 else DEFAULT_RETRIES,
-        "health_state": os.path.join(container_dir, STATE_FILE),
+        "health_state": _join(container_dir, STATE_FILE),
     }
 
 
@@ -284,7 +289,7 @@ def read_state(container_dir: str) -> dict | None:
     import json
 
     try:
-        with open(os.path.join(container_dir, STATE_FILE), encoding="utf-8") as f:
+        with open(_join(container_dir, STATE_FILE), encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError):
         return None
@@ -362,7 +367,7 @@ class HealthState:
         try:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(self.to_json())
-            os.replace(tmp, path)
+            posix.replace(tmp, path)
         except OSError:
             pass
 
@@ -454,18 +459,18 @@ def spawn_runtime(cfg: dict, args: list[str], out_fd: int) -> int:
 
     root = cfg.get("runtime_builtin")
     argv = list(cfg["runtime_argv"]) + list(args)
-    pid = os.fork()
+    pid = posix.fork()
     if pid:
         return pid
     code = 127  # pragma: no cover - child
     try:
         for sig in (_signal.SIGCHLD, _signal.SIGPIPE, _signal.SIGINT, _signal.SIGHUP):
             _signal.signal(sig, _signal.SIG_DFL)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.closerange(3, 1 << 16)
+        null = posix.open("/dev/null", posix.O_RDONLY)
+        posix.dup2(null, 0)
+        posix.dup2(out_fd, 1)
+        posix.dup2(out_fd, 2)
+        posix.closerange(3, 1 << 16)
         if root:
             import sys
 
@@ -474,7 +479,7 @@ def spawn_runtime(cfg: dict, args: list[str], out_fd: int) -> int:
 
             code = runtime_main(["--root", root, *args])
         else:
-            os.execve(argv[0], argv, os.environ)
+            posix.execve(argv[0], argv, posix.environ)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
     except BaseException:  # noqa: B036 - nothing may return into the monitor's code
@@ -486,7 +491,7 @@ def spawn_runtime(cfg: dict, args: list[str], out_fd: int) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
-            os._exit(code)
+            posix._exit(code)
 
 
 class Prober:
@@ -515,7 +520,7 @@ class Prober:
         self.check_timeout = int(cfg["health_timeout"])
         self.start_interval = int(cfg["health_start_interval"])
         self.path = cfg["health_state"]
-        self.pid_file = os.path.join(cfg["bundle"], "health.pid")
+        self.pid_file = _join(cfg["bundle"], "health.pid")
         self._launch = launch or (lambda args, fd: spawn_runtime(cfg, args, fd))
         self._kill = kill or _sigkill
         self._paused = paused or (lambda: frozen(cfg.get("cgroup_path", "")))
@@ -575,7 +580,7 @@ class Prober:
 
     def output(self, fd: int) -> None:
         try:
-            b = os.read(fd, 65536)
+            b = posix.read(fd, 65536)
         except BlockingIOError:
             return
         except OSError:
@@ -610,20 +615,20 @@ class Prober:
     def _start(self) -> None:
         self._reset_check()
         try:
-            os.unlink(self.pid_file)
+            posix.unlink(self.pid_file)
         except FileNotFoundError:
             pass
-        r, w = os.pipe2(os.O_CLOEXEC)
+        r, w = posix.pipe2(posix.O_CLOEXEC)
         self.started_ns = self.wall_ns()
         try:
             self.runtime_pid = self._launch(["exec", "--detach", "--pid-file", self.pid_file, self.id, *self.argv], w)
         except OSError as e:
-            os.close(r)
-            os.close(w)
+            posix.close(r)
+            posix.close(w)
             self._record(-1, f"health check could not start the runtime: {e}")
             return
-        os.close(w)
-        os.set_blocking(r, False)
+        posix.close(w)
+        posix.set_blocking(r, False)
         self.out_r = r
         self.sel.register(r, "health")
         self.phase = "exec"
@@ -676,7 +681,7 @@ class Prober:
 
             record_monitor(self.cfg, f"health_status: {self.state.status}")
         try:
-            os.unlink(self.pid_file)
+            posix.unlink(self.pid_file)
         except OSError:
             pass
         self._reset_check()
@@ -686,7 +691,7 @@ class Prober:
         """What the pipe holds now; a process the check left behind may keep it open."""
         while self.out_r is not None:
             try:
-                b = os.read(self.out_r, 65536)
+                b = posix.read(self.out_r, 65536)
             except (BlockingIOError, OSError):
                 return
             if not b:
@@ -697,12 +702,12 @@ class Prober:
     def _close_output(self) -> None:
         if self.out_r is not None:
             self.sel.unregister(self.out_r)
-            os.close(self.out_r)
+            posix.close(self.out_r)
             self.out_r = None
 
 
 def _exit_code(status: int) -> int:
-    code = os.waitstatus_to_exitcode(status)
+    code = posix.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
 
@@ -716,7 +721,7 @@ def _read_pid(path: str) -> int:
 
 def _exists(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        posix.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
@@ -727,7 +732,7 @@ def _exists(pid: int) -> bool:
 def _sigkill(pid: int) -> None:
     if pid > 0:
         try:
-            os.kill(pid, 9)  # SIGKILL, as containerd kills a cancelled exec
+            posix.kill(pid, 9)  # SIGKILL, as containerd kills a cancelled exec
         except ProcessLookupError:
             pass
 
@@ -737,7 +742,7 @@ def _wait_briefly(pid: int, seconds: float = 2.0) -> None:
     end = time.monotonic() + seconds
     while True:
         try:
-            got, _ = os.waitpid(pid, os.WNOHANG)
+            got, _ = posix.waitpid(pid, posix.WNOHANG)
         except ChildProcessError:
             return
         if got or time.monotonic() > end:
