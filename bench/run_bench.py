@@ -14,8 +14,9 @@
    sets default_ulimits (what podman needs on these hosts).  A tool not installed
    (``apt-get install docker.io podman``) or unable to run is reported with its error.
 2. ``--containers`` detached ``sleep`` containers from one image per engine: the time to
-   start them all, the PSS (``/proc/PID/smaps_rollup``) of minke's monitor against
-   docker's containerd-shim and podman's conmon, and the time to remove them.
+   start them all, the PSS and the private memory (``/proc/PID/smaps_rollup``) of minke's
+   monitor against docker's containerd-shim and podman's conmon, and the time to remove
+   them.
 
 Everything lives in a private root under a temp dir, removed at the end.  Only loopback
 and local sockets are used.  This is a benchmark, not a test: it prints numbers and
@@ -77,6 +78,18 @@ def pss_kib(pid: int) -> int:
             if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
+
+
+def uss_kib(pid: int) -> int:
+    """Private_Clean + Private_Dirty: the pages only this process has.  Steadier than PSS,
+    which adds a share of the pages mapped by others (the interpreter's text, libc) and
+    so moves with whatever else runs on the host."""
+    total = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Private_"):
+                total += int(line.split()[1])
+    return total
 
 
 def monitors_under(run_root: str) -> list[int]:
@@ -354,6 +367,7 @@ def main() -> int:
             start_all, _ = detached([MINKE], env, args.containers, "busybox", net)
             mons = monitors_under(env["MINKE_RUN_ROOT"])
             pss = [pss_kib(p) for p in mons]
+            uss = [uss_kib(p) for p in mons]
             results["detached"] = d = {
                 "containers": args.containers,
                 "start_all_s": round(start_all, 2),
@@ -361,29 +375,34 @@ def main() -> int:
                 "monitors": len(mons),
                 "monitor_pss_kib_mean": round(statistics.mean(pss), 1) if pss else None,
                 "monitor_pss_kib_total": sum(pss),
+                "monitor_uss_kib_mean": round(statistics.mean(uss), 1) if uss else None,
             }
             ids = subprocess.run([MINKE, "ps", "-aq"], env=env, capture_output=True, text=True, check=True).stdout.split()
             t0 = time.perf_counter()
             subprocess.run([MINKE, "rm", "-f", *ids], env=env, check=True, stdout=subprocess.DEVNULL)
             d["rm_all_s"] = round(time.perf_counter() - t0, 2)
             print(f"minke: {args.containers} x run -d sleep: {d['start_all_s']} s ({d['start_each_ms']} ms each); "
-                  f"monitor PSS mean {d['monitor_pss_kib_mean']} KiB over {len(mons)}; rm -f all: {d['rm_all_s']} s")
+                  f"monitor PSS mean {d['monitor_pss_kib_mean']} KiB (private {d['monitor_uss_kib_mean']}) over "
+                  f"{len(mons)}; rm -f all: {d['rm_all_s']} s")
             for eng in others:
                 total, ids = detached(eng.argv, eng.env, args.containers, eng.image)
                 shims = eng.shim_pids()
                 spss = [pss_kib(p) for p in shims]
+                suss = [uss_kib(p) for p in shims]
                 results[f"detached_{eng.name}"] = o = {
                     "start_all_s": round(total, 2),
                     "start_each_ms": round(total / args.containers * 1000, 1),
                     "shims": len(shims),
                     "shim_pss_kib_mean": round(statistics.mean(spss), 1) if spss else None,
+                    "shim_uss_kib_mean": round(statistics.mean(suss), 1) if suss else None,
                 }
                 t0 = time.perf_counter()
                 subprocess.run([*eng.argv, "rm", "-f", *(["-t", "0"] if eng.name == "podman" else []), *ids], env=eng.env, check=True, stdout=subprocess.DEVNULL)
                 o["rm_all_s"] = round(time.perf_counter() - t0, 2)
                 shim = "containerd-shim" if eng.name == "docker" else "conmon"
                 print(f"{eng.name}: {args.containers} x run -d sleep: {o['start_all_s']} s ({o['start_each_ms']} ms each); "
-                      f"{shim} PSS mean {o['shim_pss_kib_mean']} KiB over {len(shims)}; rm -f all: {o['rm_all_s']} s; "
+                      f"{shim} PSS mean {o['shim_pss_kib_mean']} KiB (private {o['shim_uss_kib_mean']}) over "
+                      f"{len(shims)}; rm -f all: {o['rm_all_s']} s; "
                       f"minke/{eng.name} start = {start_all / total:.2f}, PSS = "
                       f"{(d['monitor_pss_kib_mean'] or 0) / (o['shim_pss_kib_mean'] or 1):.2f}")
         if args.json:
