@@ -36,8 +36,9 @@ def spawn_monitor(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
     log = os.path.join(rundir, "monitor.log")
     # -S: no site module and no .pth processing (the editable install's finder alone
     # costs each monitor a megabyte); the package is found through PYTHONPATH.
-    # -c rather than -m: runpy and its imports would cost each monitor ~1 MB more.
-    argv = [sys.executable, "-S", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])",
+    # -c rather than -m: runpy and its imports would cost each monitor ~1 MB more.  -P:
+    # no current directory ("/") on sys.path, whose listing the import system would keep.
+    argv = [sys.executable, "-S", "-P", "-c", "import sys; from minke.containers.monitor import run; run(sys.argv[1:])",
             cfg_path, str(w), str(go_fd), "builtin" if builtin else "external"]
     pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
