@@ -76,7 +76,8 @@ def __getattr__(name: str):
     if name == "HEADER":
         from _struct import Struct
 
-        return Struct(">B3xI")
+        header = globals()["HEADER"] = Struct(">B3xI")  # made once per (client) process
+        return header
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
