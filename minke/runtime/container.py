@@ -212,12 +212,9 @@ class Runtime:
             return self._create(container_id, bundle, cdir, pid_file, console_socket, preserve_fds, early, cg, spawned)
         except BaseException:
             if early is not None:
-                try:
-                    mgr = early()
-                    if mgr is not None and mgr not in cg:
-                        cg.append(mgr)
-                except Exception:  # noqa: BLE001 - the error being raised is the one to report
-                    pass
+                mgr, _ = early.result()  # the thread is done before anything is removed
+                if mgr is not None and mgr not in cg:
+                    cg.append(mgr)
             for init_pid in spawned:
                 try:
                     os.kill(init_pid, 9)
@@ -315,6 +312,8 @@ class Runtime:
                 os._exit(1)
         os.close(p2c_r)
         os.close(c2p_w)
+        if early is not None:
+            early.put(pid)
         ch = Channel(c2p_r, p2c_w)
         init_pid = 0
         try:
@@ -328,11 +327,9 @@ class Runtime:
             # The child waits for "go" before it unshares anything, so it is in the cgroup
             # before its cgroup namespace is made.
             mgr = None
+            applied = None
             if early is not None:
-                try:
-                    mgr = early()
-                except (OSError, MinkeError):
-                    mgr = None  # made again below, to report the error
+                mgr, applied = early.result()
             if mgr is None:
                 mgr = _cgroup_manager(st)
                 if mgr is not None:
@@ -343,7 +340,10 @@ class Runtime:
                 if lx.resources:
                     mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
                 try:
-                    mgr.apply(pid)
+                    if applied is None:
+                        mgr.apply(pid)
+                    elif applied is not True:
+                        raise applied
                 except (OSError, MinkeError):
                     # The child may have failed (and exited) first: its error is the one
                     # the user needs.  It sends one line either way, or closes the pipe.
@@ -563,6 +563,8 @@ class Runtime:
         finally:
             if console is not None:
                 console.close()
+        if master is not None:
+            _copy_window_size(master)  # before start: the container may ask for it at once
         try:
             self.start(container_id)
         except BaseException:
@@ -626,11 +628,26 @@ class _ConsoleServer:
             pass
 
 
+def _copy_window_size(master: int) -> None:
+    """The container's pty starts with our terminal's size (none when stdin is not one)."""
+    if not os.isatty(0):
+        return
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        size = fcntl.ioctl(0, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+        fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass
+
+
 def _proxy_terminal(master: int) -> None:
     """Copy our stdin to the pty and the pty to our stdout until the container closes it.
 
     Our terminal (if stdin is one) goes raw meanwhile, so keys reach the container as
-    typed, and the container's window size starts as ours.
+    typed (run has given the pty our window size before the container started).
     """
     import select
     import termios
@@ -639,11 +656,6 @@ def _proxy_terminal(master: int) -> None:
     saved = None
     if os.isatty(0):
         try:
-            import fcntl
-            import struct
-
-            size = fcntl.ioctl(0, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
-            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
             saved = termios.tcgetattr(0)
             tty.setraw(0)
         except OSError:
@@ -697,7 +709,7 @@ def wait_child(pid: int) -> int:
             return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _early_cgroup(bundle: str, container_id: str):
+def _early_cgroup(bundle: str, container_id: str) -> _EarlyCgroup | None:
     """Make the container's cgroup in a thread, and start the wait its init's move into it
     will have; returns a wait() giving the manager (None without cgroups), or None when the
     config cannot be read (create then reports why, and makes the cgroup itself).
@@ -706,10 +718,11 @@ def _early_cgroup(bundle: str, container_id: str):
     writing, and the first writer after a quiet spell waits for a whole RCU grace period
     (12-16 ms on this VM: a third of ``create``, during which the writer also holds the
     cgroup mutex, so no cgroup can be made meanwhile).  Writers during that grace period,
-    or shortly after it, do not wait again.  So the thread makes the cgroup, then writes
-    our own pid into the cgroup we are already in (a move to where we are: no effect),
-    while the main thread parses the spec, forks the init and loads the init's code; the
-    init's real move then finds the grace period over."""
+    or shortly after it, do not wait again.  So the thread writes our own pid into the
+    cgroup we are already in (a move to where we are: no effect), then makes the
+    container's cgroup, while the main thread parses the spec, forks the init and loads
+    the init's code; the init's real move then finds the grace period over.  The thread
+    does almost no Python work (it would wait for the GIL the main thread holds)."""
     from minke import fastjson
 
     try:
@@ -720,16 +733,63 @@ def _early_cgroup(bundle: str, container_id: str):
         return None
     if not isinstance(p, str):
         return None
-    path = _cgroups_path_of(p, container_id)
+    try:
+        mgr = _cgroup_manager({"cgroups_path": _cgroups_path_of(p, container_id)})
+    except (OSError, MinkeError):
+        return None  # create reports it
+    if mgr is None:
+        return None
+    return _EarlyCgroup(mgr)
 
-    def make():
-        mgr = _cgroup_manager({"cgroups_path": path})
-        if mgr is not None:
-            mgr.create()
-            _own_cgroup_move()
-        return mgr
 
-    return _in_thread(make)
+class _EarlyCgroup:
+    """The thread of _early_cgroup: our own move, the cgroup's mkdir, then the init's move
+    as soon as ``put`` gives its pid (whatever the main thread is busy with then)."""
+
+    def __init__(self, mgr) -> None:
+        import _thread
+        import sys
+
+        # The thread needs the GIL for a moment after each system call; with the default
+        # 5 ms switch interval it would wait that long each time the main thread imports.
+        sys.setswitchinterval(0.0002)
+        self.mgr = mgr
+        self._pid: list[int] = []
+        self._have_pid = _thread.allocate_lock()
+        self._have_pid.acquire()
+        self._given = False
+        self._made = False
+        self._wait = _in_thread(self._run)
+
+    def _run(self):
+        _own_cgroup_move()
+        self.mgr.create()  # after the move: the cgroup mutex is free again
+        self._made = True
+        self._have_pid.acquire()
+        if self._pid:
+            try:
+                self.mgr.apply(self._pid[0])
+            except (OSError, MinkeError) as e:
+                return e
+            return True
+        return None
+
+    def put(self, pid: int) -> None:
+        self._pid.append(pid)
+        self._given = True
+        self._have_pid.release()
+
+    def result(self):
+        """(manager or None if the thread could not make the cgroup, True when the pid
+        was moved in / the error moving it / None when no pid was given)."""
+        if not self._given:
+            self._given = True
+            self._have_pid.release()
+        try:
+            applied = self._wait()
+        except (OSError, MinkeError):
+            return (self.mgr if self._made else None), None
+        return self.mgr, applied
 
 
 def _own_cgroup_move() -> None:
