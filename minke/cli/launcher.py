@@ -44,13 +44,9 @@ def site_dirs() -> list[str]:
 
 def write_launcher(path: str, python: str | None = None) -> None:
     """Atomically replace PATH with the launcher for this interpreter and this minke."""
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    text = launcher_text(python or sys.executable, pkg_parent, site_dirs())
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, path)
+    from minke.runtime.launcher import PKG_PARENT, write_script
+
+    write_script(path, launcher_text(python or sys.executable, PKG_PARENT, site_dirs()))
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ class LogWriter:
         else:
             for i in range(self.max_files - 1, 0, -1):
                 src = self.path if i == 1 else f"{self.path}.{i - 1}"
-                if _exists(src):
+                if path_exists(src):
                     posix.replace(src, f"{self.path}.{i}")
         self._fd = posix.open(self.path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o640)
         self._size = 0
@@ -108,7 +108,8 @@ class LogWriter:
         posix.close(self._fd)
 
 
-def _exists(path: str) -> bool:
+def path_exists(path: str) -> bool:
+    """os.path.exists through posix (the running monitor has no os)."""
     try:
         posix.stat(path)
     except (OSError, ValueError):
@@ -120,10 +121,10 @@ def log_files(path: str) -> list[str]:
     """The log files oldest first: path.N ... path.1, path."""
     rotated = []
     i = 1
-    while _exists(f"{path}.{i}"):
+    while path_exists(f"{path}.{i}"):
         rotated.append(f"{path}.{i}")
         i += 1
-    return list(reversed(rotated)) + ([path] if _exists(path) else [])
+    return list(reversed(rotated)) + ([path] if path_exists(path) else [])
 
 
 def parse_record(line: bytes) -> tuple[str, str, str] | None:

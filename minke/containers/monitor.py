@@ -47,7 +47,7 @@ import select
 import sys
 import time
 
-from minke.containers.logs import LogWriter
+from minke.containers.logs import LogWriter, path_exists
 
 STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE_STDIN = 0, 1, 2, 4, 5, 6
 HEADER_SIZE = 8  # [type u8][0 0 0][length u32 BE]
@@ -56,14 +56,6 @@ DEVNULL = "/dev/null"
 
 def _join(directory: str, name: str) -> str:
     return directory + name if directory.endswith("/") else directory + "/" + name
-
-
-def _exists(path: str) -> bool:
-    try:
-        posix.stat(path)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def frame(kind: int, payload: bytes) -> bytes:
@@ -431,7 +423,7 @@ class Monitor:
         """Run the runtime's create with our pipes / console socket as the init's stdio."""
         cfg = self.cfg
         pidfile = _join(cfg["bundle"], "init.pid")
-        if _exists(pidfile):
+        if path_exists(pidfile):
             posix.unlink(pidfile)
         args = ["create", "--bundle", cfg["bundle"], "--pid-file", pidfile]
         err_r, err_w = posix.pipe2(posix.O_CLOEXEC)
@@ -439,7 +431,7 @@ class Monitor:
         console = None
         if cfg["tty"]:
             sock_path = _join(cfg["bundle"], "console.sock")
-            if _exists(sock_path):
+            if path_exists(sock_path):
                 posix.unlink(sock_path)
             bind_path, keep = short_path(sock_path)
             import _socket as socket  # a terminal's monitor needs it anyway (the pty comes over it)

@@ -752,6 +752,7 @@ class _EarlyCgroup:
 
         # The thread needs the GIL for a moment after each system call; with the default
         # 5 ms switch interval it would wait that long each time the main thread imports.
+        self._interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0002)
         self.mgr = mgr
         self._pid: list[int] = []
@@ -789,6 +790,10 @@ class _EarlyCgroup:
             applied = self._wait()
         except (OSError, MinkeError):
             return (self.mgr if self._made else None), None
+        finally:
+            import sys
+
+            sys.setswitchinterval(self._interval)
         return self.mgr, applied
 
 

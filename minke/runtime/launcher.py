@@ -27,10 +27,17 @@ def launcher_text(python: str, pkg_parent: str) -> str:
             "sys.exit(main())\n")
 
 
+# The directory holding the minke package: what the launchers put first on sys.path.
+PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def write_launcher(path: str, python: str | None = None) -> None:
     """Atomically replace PATH with the launcher for this interpreter and this minke."""
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    text = launcher_text(python or sys.executable, pkg_parent)
+    write_script(path, launcher_text(python or sys.executable, PKG_PARENT))
+
+
+def write_script(path: str, text: str) -> None:
+    """Atomically replace PATH with an executable script (minke.cli.launcher's too)."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
         f.write(text)
