@@ -212,7 +212,7 @@ class Runtime:
             return self._create(container_id, bundle, cdir, pid_file, console_socket, preserve_fds, early, cg, spawned)
         except BaseException:
             if early is not None:
-                mgr, _ = early.result()  # the thread is done before anything is removed
+                mgr = early.result()  # the thread is done before anything is removed
                 if mgr is not None and mgr not in cg:
                     cg.append(mgr)
             for init_pid in spawned:
@@ -312,8 +312,6 @@ class Runtime:
                 os._exit(1)
         os.close(p2c_r)
         os.close(c2p_w)
-        if early is not None:
-            early.put(pid)
         ch = Channel(c2p_r, p2c_w)
         init_pid = 0
         try:
@@ -326,10 +324,7 @@ class Runtime:
             LinuxSyscalls().prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
             # The child waits for "go" before it unshares anything, so it is in the cgroup
             # before its cgroup namespace is made.
-            mgr = None
-            applied = None
-            if early is not None:
-                mgr, applied = early.result()
+            mgr = early.result() if early is not None else None
             if mgr is None:
                 mgr = _cgroup_manager(st)
                 if mgr is not None:
@@ -339,23 +334,15 @@ class Runtime:
                 lx = spec.linux
                 if lx.resources:
                     mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
-                try:
-                    if applied is None:
-                        mgr.apply(pid)
-                    elif applied is not True:
-                        raise applied
-                except (OSError, MinkeError):
-                    # The child may have failed (and exited) first: its error is the one
-                    # the user needs.  It sends one line either way, or closes the pipe.
-                    msg = ch.recv()
-                    if msg and msg.startswith("error "):
-                        raise _error_from(msg) from None
-                    raise
             while True:
                 msg = ch.recv()
                 if msg is None:
                     raise MinkeError("container init exited before it was ready")
                 if msg in ("setup", "userns"):
+                    # Moved in only now, after the child loaded its code: the set-up's
+                    # memory is not charged to the container's limit.
+                    if mgr is not None:
+                        mgr.apply(pid)
                     if msg == "userns":
                         _write_id_maps(pid, spec.linux)
                     ch.send("go")
@@ -711,7 +698,7 @@ def wait_child(pid: int) -> int:
 
 def _early_cgroup(bundle: str, container_id: str) -> _EarlyCgroup | None:
     """Make the container's cgroup in a thread, and start the wait its init's move into it
-    will have; returns a wait() giving the manager (None without cgroups), or None when the
+    will have; returns an _EarlyCgroup whose result() is the manager, or None when the
     config cannot be read (create then reports why, and makes the cgroup itself).
 
     Every write to a ``cgroup.procs`` takes the kernel's cgroup_threadgroup_rwsem for
@@ -743,11 +730,9 @@ def _early_cgroup(bundle: str, container_id: str) -> _EarlyCgroup | None:
 
 
 class _EarlyCgroup:
-    """The thread of _early_cgroup: our own move, the cgroup's mkdir, then the init's move
-    as soon as ``put`` gives its pid (whatever the main thread is busy with then)."""
+    """The thread of _early_cgroup: our own move, then the cgroup's mkdir."""
 
     def __init__(self, mgr) -> None:
-        import _thread
         import sys
 
         # The thread needs the GIL for a moment after each system call; with the default
@@ -755,46 +740,25 @@ class _EarlyCgroup:
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0002)
         self.mgr = mgr
-        self._pid: list[int] = []
-        self._have_pid = _thread.allocate_lock()
-        self._have_pid.acquire()
-        self._given = False
         self._made = False
         self._wait = _in_thread(self._run)
 
-    def _run(self):
+    def _run(self) -> None:
         _own_cgroup_move()
         self.mgr.create()  # after the move: the cgroup mutex is free again
         self._made = True
-        self._have_pid.acquire()
-        if self._pid:
-            try:
-                self.mgr.apply(self._pid[0])
-            except (OSError, MinkeError) as e:
-                return e
-            return True
-        return None
-
-    def put(self, pid: int) -> None:
-        self._pid.append(pid)
-        self._given = True
-        self._have_pid.release()
 
     def result(self):
-        """(manager or None if the thread could not make the cgroup, True when the pid
-        was moved in / the error moving it / None when no pid was given)."""
-        if not self._given:
-            self._given = True
-            self._have_pid.release()
+        """The manager once its cgroup is made; None if the thread could not make it."""
         try:
-            applied = self._wait()
+            self._wait()
         except (OSError, MinkeError):
-            return (self.mgr if self._made else None), None
+            return None
         finally:
             import sys
 
             sys.setswitchinterval(self._interval)
-        return self.mgr, applied
+        return self.mgr if self._made else None
 
 
 def _own_cgroup_move() -> None:
