@@ -8,12 +8,12 @@ pause, resume, ps, features), so anything that drives runc can drive this.  Erro
 one line on stderr (and in --log) with exit status 1, as runc.
 
 This module is imported on every call: arguments are parsed by hand (argparse costs more
-than the rest of ``state``), and each command imports only what it uses.
+than the rest of ``state``), and each command imports only what it uses.  It uses
+``posix``, not ``os`` (~2 ms of a start or delete here), and the common start and delete
+run on ``minke.runtime.state`` alone, without the lifecycle module.
 """
 
-from __future__ import annotations
-
-import os
+import posix
 import sys
 
 USAGE = """usage: minke-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [OPTIONS] ID
@@ -156,7 +156,7 @@ class Log:
 
     def write(self, level: str, msg: str) -> None:
         prefix = "minke-runtime: " if level == "error" else f"minke-runtime: {level}: "
-        os.write(2, f"{prefix}{msg}\n".encode())
+        posix.write(2, f"{prefix}{msg}\n".encode())
         if not self.path:
             return
         import time
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
-        os._exit(code)
+        posix._exit(code)
 
 
 def _main(argv: list[str]) -> int:
@@ -198,19 +198,20 @@ def _main(argv: list[str]) -> int:
         if g.get("version"):
             from minke import __version__
 
-            os.write(1, f"minke-runtime version {__version__}\nspec: 1.0.2\n".encode())
+            posix.write(1, f"minke-runtime version {__version__}\nspec: 1.0.2\n".encode())
             return 0
         if g.get("help") or not rest:
-            os.write(1 if g.get("help") else 2, USAGE.encode())
+            posix.write(1 if g.get("help") else 2, USAGE.encode())
             return 0 if g.get("help") else 1
         cmd, args = rest[0], rest[1:]
         if cmd not in COMMAND_FLAGS:
             raise Usage(f"no such command {cmd!r}")
         if args[:1] in (["-h"], ["--help"]):
-            os.write(1, USAGE.encode())
+            posix.write(1, USAGE.encode())
             return 0
         opts, pos = parse_flags(args, COMMAND_FLAGS[cmd], stop_at_positional=cmd == "exec")
-        root = g.get("root") or os.environ.get("MINKE_RUNTIME_ROOT") or "/run/minke-runtime"
+        root = g.get("root") or posix.environ.get(b"MINKE_RUNTIME_ROOT", b"").decode(errors="surrogateescape") \
+            or "/run/minke-runtime"
         return _dispatch(cmd, opts, pos, root, log)
     except Usage as e:
         log.write("error", str(e))
@@ -238,13 +239,15 @@ def _need_id(cmd: str, pos: list[str], extra: int = 0) -> str:
 
 
 def _dispatch(cmd: str, opts: dict, pos: list[str], root: str, log: Log) -> int:
+    if cmd in ("start", "delete") and _quick(cmd, opts, pos, root):
+        return 0
     from minke.runtime.container import Runtime
 
     rt = Runtime(root, warn=lambda m: log.write("warning", m))
     if cmd == "state":
         import json
 
-        os.write(1, json.dumps(rt.state(_need_id(cmd, pos)), indent=2).encode())
+        posix.write(1, json.dumps(rt.state(_need_id(cmd, pos)), indent=2).encode())
         return 0
     if cmd == "create":
         cid = _need_id(cmd, pos)
@@ -284,7 +287,7 @@ def _dispatch(cmd: str, opts: dict, pos: list[str], root: str, log: Log) -> int:
 
         from minke.runtime.features import features
 
-        os.write(1, (json.dumps(features(), indent=4) + "\n").encode())
+        posix.write(1, (json.dumps(features(), indent=4) + "\n").encode())
         return 0
     if cmd == "exec":
         return _exec(rt, opts, pos)
@@ -293,16 +296,40 @@ def _dispatch(cmd: str, opts: dict, pos: list[str], root: str, log: Log) -> int:
     raise Usage(f"no such command {cmd!r}")
 
 
+def _quick(cmd: str, opts: dict, pos: list[str], root: str) -> bool:
+    """The common start (no poststart hooks) and delete (a stopped container without
+    poststop hooks) on the state module alone; False: not done, go the full way (which
+    also gives every error its message)."""
+    from minke.runtime import state as st_mod
+
+    cid = _need_id(cmd, pos)
+    try:
+        st = st_mod.load(root, cid, missing=None)
+    except Exception:  # a bad id, a damaged state: the full path says what
+        return False
+    if st is None:
+        return False
+    hooks = st.get("config", {}).get("hooks") or {}
+    if cmd == "start":
+        if hooks.get("poststart"):
+            return False
+        st_mod.start(root, st)
+        return True
+    if hooks.get("poststop") or st_mod.alive(st):
+        return False
+    return st_mod.remove_stopped(root, cid, st.get("cgroups_path") or "")
+
+
 def _list(rt, opts: dict) -> int:
     import json
 
     states = rt.list()
     fmt = opts.get("format", "table")
     if opts.get("quiet"):
-        os.write(1, "".join(s["id"] + "\n" for s in states).encode())
+        posix.write(1, "".join(s["id"] + "\n" for s in states).encode())
         return 0
     if fmt == "json":
-        os.write(1, (json.dumps(states) + "\n").encode())
+        posix.write(1, (json.dumps(states) + "\n").encode())
         return 0
     if fmt != "table":
         raise Usage(f"invalid format option {fmt!r}")
@@ -311,7 +338,7 @@ def _list(rt, opts: dict) -> int:
         rows.append((s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root"))
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     out = "".join("   ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() + "\n" for r in rows)
-    os.write(1, out.encode())
+    posix.write(1, out.encode())
     return 0
 
 
@@ -324,7 +351,7 @@ def _ps(rt, opts: dict, pos: list[str]) -> int:
     cid, ps_args = pos[0], pos[1:] or ["-ef"]
     pids = rt.pids(cid)
     if opts.get("format", "table") == "json":
-        os.write(1, (json.dumps(pids) + "\n").encode())
+        posix.write(1, (json.dumps(pids) + "\n").encode())
         return 0
     out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -338,7 +365,7 @@ def _ps(rt, opts: dict, pos: list[str]) -> int:
     col = header.index("PID")
     wanted = set(pids)
     keep = [lines[0]] + [ln for ln in lines[1:] if len(ln.split()) > col and ln.split()[col].isdigit() and int(ln.split()[col]) in wanted]
-    os.write(1, ("\n".join(keep) + "\n").encode())
+    posix.write(1, ("\n".join(keep) + "\n").encode())
     return 0
 
 

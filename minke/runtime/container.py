@@ -383,35 +383,7 @@ class Runtime:
 
     def start(self, container_id: str) -> dict:
         st = self.load(container_id)
-        s = self.status(st)
-        if s == STOPPED:
-            raise FailedPrecondition("cannot start a container that has stopped")
-        if s != CREATED:
-            raise FailedPrecondition(f"cannot start an already {s} container")
-        import select
-
-        fifo = os.path.join(self.root, container_id, "exec.fifo")
-        try:
-            # Non-blocking so a dead init cannot hang us; the poll below waits for its byte.
-            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise FailedPrecondition(f"cannot start an already {self.status(st)} container") from None
-        try:
-            p = select.poll()
-            p.register(fd, select.POLLIN)
-            while True:
-                if p.poll(100):
-                    if os.read(fd, 1):
-                        break
-                    raise FailedPrecondition("cannot start a container that has stopped")
-                if not st_mod.alive(st):
-                    raise FailedPrecondition("cannot start a container that has stopped")
-        finally:
-            os.close(fd)
-        try:
-            os.unlink(fifo)
-        except FileNotFoundError:
-            pass
+        st_mod.start(self.root, st)
         hooks = (st.get("config", {}).get("hooks") or {}).get("poststart")
         if hooks:
             from minke.runtime.hooks import HookFailed, run_hooks

@@ -5,6 +5,11 @@ into ``OSError(errno, "<call>(<args>): <strerror>")``, so a failure names the ca
 arguments.  Nothing outside this module touches ctypes; the runtime calls these through
 the ``Syscalls`` protocol in ``minke.runtime.syscalls`` so tests can record them.
 
+Built on ``_ctypes``, the C half of ctypes, with the few C types we use declared here the
+way ``ctypes/__init__.py`` declares them: that module defines ~40 types and checks their
+sizes on import, ~5 ms here, on the critical path of every container's create (the
+init's set-up child loads this module before anything else can happen).
+
 Layout (keep it stable: two engineers edit this file with small edits):
 constants, loader, the namespace/mount/process section, then at the END the
 ``# --- seccomp / capabilities ---`` section.
@@ -12,8 +17,9 @@ constants, loader, the namespace/mount/process section, then at the END the
 
 from __future__ import annotations
 
-import ctypes
+import _ctypes
 import os
+from _ctypes import Structure, byref
 
 # --- constants (linux/sched.h, linux/mount.h, linux/prctl.h) -----------------------------
 
@@ -63,13 +69,71 @@ _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "
 
 # --- loader ------------------------------------------------------------------------------
 
-_libc = ctypes.CDLL(None, use_errno=True)
+
+class c_int(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class c_long(_ctypes._SimpleCData):
+    _type_ = "l"
+
+
+class c_ulong(_ctypes._SimpleCData):
+    _type_ = "L"
+
+
+class c_uint32(_ctypes._SimpleCData):
+    _type_ = "I"
+
+
+class c_uint16(_ctypes._SimpleCData):
+    _type_ = "H"
+
+
+class c_uint8(_ctypes._SimpleCData):
+    _type_ = "B"
+
+
+class c_char_p(_ctypes._SimpleCData):
+    _type_ = "z"
+
+
+class c_void_p(_ctypes._SimpleCData):
+    _type_ = "P"
+
+
+c_size_t = c_ulong
+c_ushort = c_uint16
+POINTER = _ctypes.POINTER
+
+
+class _Function(_ctypes.CFuncPtr):
+    """A C function of libc, cdecl, errno saved after each call (ctypes.CDLL's with
+    ``use_errno=True``)."""
+
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = c_int
+
+
+class _Libc:
+    """The process's own symbols (dlopen(NULL)), which include libc's."""
+
+    _handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)
+
+    def __getitem__(self, name: str) -> _Function:
+        """A new function object for the symbol: its argtypes are its own."""
+        return _Function((name, self))
+
+    __getattr__ = __getitem__
+
+
+_libc = _Libc()
 
 
 def _errcheck(name: str):
     def check(result, func, args):
         if result == -1:
-            err = ctypes.get_errno()
+            err = _ctypes.get_errno()
             shown = ", ".join(_show(a) for a in args)
             raise OSError(err, f"{name}({shown}): {os.strerror(err)}")
         return result
@@ -93,24 +157,23 @@ def _declare(name: str, restype, *argtypes, symbol: str | None = None):
     return fn
 
 
-_c = ctypes
-_mount = _declare("mount", _c.c_int, _c.c_char_p, _c.c_char_p, _c.c_char_p, _c.c_ulong, _c.c_char_p)
-_umount2 = _declare("umount2", _c.c_int, _c.c_char_p, _c.c_int)
-_unshare = _declare("unshare", _c.c_int, _c.c_int)
-_setns = _declare("setns", _c.c_int, _c.c_int, _c.c_int)
-_sethostname = _declare("sethostname", _c.c_int, _c.c_char_p, _c.c_size_t)
-_setdomainname = _declare("setdomainname", _c.c_int, _c.c_char_p, _c.c_size_t)
-_prctl = _declare("prctl", _c.c_int, _c.c_int, _c.c_ulong, _c.c_ulong, _c.c_ulong, _c.c_ulong)
+_mount = _declare("mount", c_int, c_char_p, c_char_p, c_char_p, c_ulong, c_char_p)
+_umount2 = _declare("umount2", c_int, c_char_p, c_int)
+_unshare = _declare("unshare", c_int, c_int)
+_setns = _declare("setns", c_int, c_int, c_int)
+_sethostname = _declare("sethostname", c_int, c_char_p, c_size_t)
+_setdomainname = _declare("setdomainname", c_int, c_char_p, c_size_t)
+_prctl = _declare("prctl", c_int, c_int, c_ulong, c_ulong, c_ulong, c_ulong)
 
 
-class Rlimit(ctypes.Structure):
+class Rlimit(Structure):
     """struct rlimit (sys/resource.h)."""
 
-    _fields_ = [("cur", _c.c_ulong), ("max", _c.c_ulong)]
+    _fields_ = [("cur", c_ulong), ("max", c_ulong)]
 
 
-_setrlimit = _declare("setrlimit", _c.c_int, _c.c_int, _c.POINTER(Rlimit))
-_syscall_pivot = _declare("pivot_root", _c.c_long, _c.c_long, _c.c_char_p, _c.c_char_p, symbol="syscall")
+_setrlimit = _declare("setrlimit", c_int, c_int, POINTER(Rlimit))
+_syscall_pivot = _declare("pivot_root", c_long, c_long, c_char_p, c_char_p, symbol="syscall")
 
 
 def _b(s: str | None) -> bytes | None:
@@ -160,7 +223,7 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def setrlimit(resource: int, soft: int, hard: int) -> None:
     """setrlimit(2); values above 2**64-1 mean RLIM_INFINITY."""
     top = (1 << 64) - 1
-    _setrlimit(resource, ctypes.byref(Rlimit(min(soft, top), min(hard, top))))
+    _setrlimit(resource, byref(Rlimit(min(soft, top), min(hard, top))))
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
@@ -176,42 +239,42 @@ def pivot_root(new_root: str, put_old: str) -> None:
 # Used by minke.runtime.seccomp and minke.runtime.capabilities; prctl() is declared above.
 
 
-class SockFilter(ctypes.Structure):
+class SockFilter(Structure):
     """struct sock_filter (linux/filter.h): one classic BPF instruction, 8 bytes."""
 
-    _fields_ = [("code", _c.c_uint16), ("jt", _c.c_uint8), ("jf", _c.c_uint8), ("k", _c.c_uint32)]
+    _fields_ = [("code", c_uint16), ("jt", c_uint8), ("jf", c_uint8), ("k", c_uint32)]
 
 
-class SockFprog(ctypes.Structure):
+class SockFprog(Structure):
     """struct sock_fprog: the program handed to seccomp(2) or prctl(PR_SET_SECCOMP)."""
 
-    _fields_ = [("len", _c.c_ushort), ("filter", _c.POINTER(SockFilter))]
+    _fields_ = [("len", c_ushort), ("filter", POINTER(SockFilter))]
 
 
-class CapUserHeader(ctypes.Structure):
+class CapUserHeader(Structure):
     """struct __user_cap_header_struct (linux/capability.h)."""
 
-    _fields_ = [("version", _c.c_uint32), ("pid", _c.c_int)]
+    _fields_ = [("version", c_uint32), ("pid", c_int)]
 
 
-class CapUserData(ctypes.Structure):
+class CapUserData(Structure):
     """struct __user_cap_data_struct; version 3 takes an array of two (caps 0-31, 32-63)."""
 
-    _fields_ = [("effective", _c.c_uint32), ("permitted", _c.c_uint32), ("inheritable", _c.c_uint32)]
+    _fields_ = [("effective", c_uint32), ("permitted", c_uint32), ("inheritable", c_uint32)]
 
 
-_capget = _declare("capget", _c.c_int, _c.POINTER(CapUserHeader), _c.POINTER(CapUserData))
-_capset = _declare("capset", _c.c_int, _c.POINTER(CapUserHeader), _c.POINTER(CapUserData))
+_capget = _declare("capget", c_int, POINTER(CapUserHeader), POINTER(CapUserData))
+_capset = _declare("capset", c_int, POINTER(CapUserHeader), POINTER(CapUserData))
 # glibc has no seccomp() wrapper.  _libc["syscall"] is a fresh function object, so these
 # argtypes do not clash with the pivot_root declaration of the same symbol above.
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 _syscall_seccomp = _libc["syscall"]
-_syscall_seccomp.argtypes = [_c.c_long, _c.c_uint, _c.c_uint, _c.POINTER(SockFprog)]
-_syscall_seccomp.restype = _c.c_long
+_syscall_seccomp.argtypes = [c_long, c_uint32, c_uint32, POINTER(SockFprog)]
+_syscall_seccomp.restype = c_long
 _syscall_seccomp.errcheck = _errcheck("seccomp")
 _prctl_seccomp = _libc["prctl"]
-_prctl_seccomp.argtypes = [_c.c_int, _c.c_ulong, _c.POINTER(SockFprog), _c.c_ulong, _c.c_ulong]
-_prctl_seccomp.restype = _c.c_int
+_prctl_seccomp.argtypes = [c_int, c_ulong, POINTER(SockFprog), c_ulong, c_ulong]
+_prctl_seccomp.restype = c_int
 _prctl_seccomp.errcheck = _errcheck("prctl")
 
 
@@ -231,9 +294,17 @@ def seccomp_set_mode_filter(flags: int, prog: SockFprog) -> int:
     nr = _SYS_SECCOMP.get(machine)
     if nr is None:
         raise OSError(38, f"seccomp: unknown syscall number on {machine}")
-    return _syscall_seccomp(nr, 1, flags, ctypes.byref(prog))
+    return _syscall_seccomp(nr, 1, flags, byref(prog))
+
+
+def sock_fprog(program: bytes) -> tuple:
+    """(buffer, struct sock_fprog) for a BPF program of 8-byte instructions; the buffer
+    must outlive the call the program is given to."""
+    count = len(program) // 8
+    buf = (SockFilter * count).from_buffer_copy(program)
+    return buf, SockFprog(count, _ctypes.pointer(buf[0]))
 
 
 def prctl_set_seccomp_filter(prog: SockFprog) -> None:
     """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): the pre-3.17 way, no flags."""
-    _prctl_seccomp(22, 2, ctypes.byref(prog), 0, 0)
+    _prctl_seccomp(22, 2, byref(prog), 0, 0)

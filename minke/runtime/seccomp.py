@@ -526,26 +526,16 @@ class SeccompSyscalls(Protocol):
 class LibcSeccompSyscalls:
     """SeccompSyscalls on the real kernel, through minke.runtime.libc."""
 
-    @staticmethod
-    def _fprog(program: bytes):
-        import ctypes
-
-        from minke.runtime import libc
-
-        count = len(program) // 8
-        buf = (libc.SockFilter * count).from_buffer_copy(program)
-        return buf, libc.SockFprog(count, ctypes.cast(buf, ctypes.POINTER(libc.SockFilter)))
-
     def seccomp_set_mode_filter(self, flags: int, program: bytes) -> int:
         from minke.runtime import libc
 
-        buf, prog = self._fprog(program)  # buf must outlive the call
+        buf, prog = libc.sock_fprog(program)  # buf must outlive the call
         return int(libc.seccomp_set_mode_filter(flags, prog))
 
     def prctl_set_seccomp_filter(self, program: bytes) -> None:
         from minke.runtime import libc
 
-        buf, prog = self._fprog(program)
+        buf, prog = libc.sock_fprog(program)
         libc.prctl_set_seccomp_filter(prog)
 
 
