@@ -241,6 +241,10 @@ def _need_id(cmd: str, pos: list[str], extra: int = 0) -> str:
 def _dispatch(cmd: str, opts: dict, pos: list[str], root: str, log: Log) -> int:
     if cmd in ("start", "delete") and _quick(cmd, opts, pos, root):
         return 0
+    if cmd in ("create", "run"):
+        from minke.runtime import grace
+
+        grace.start()  # before the imports below: see minke.runtime.grace
     from minke.runtime.container import Runtime
 
     rt = Runtime(root, warn=lambda m: log.write("warning", m))

@@ -284,17 +284,23 @@ class Runtime:
 
     def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, cg: list, preserve_fds: int = 0,
                early=None) -> int:
+        from minke.runtime import libc
         from minke.runtime.channel import Channel, report_error
+        from minke.runtime.syscalls import LinuxSyscalls
 
+        # With a new pid ns the init is a grandchild; as subreaper we get it back when the
+        # middle child exits, so `run` can wait for it and a failed create can reap it.
+        # Set before the fork: the child may not wait for us before it forks the init.
+        LinuxSyscalls().prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
         hook_state = {"ociVersion": st_mod.OCI_VERSION, "id": st["id"], "status": "creating", "pid": 0,
                       "bundle": st["bundle"], "annotations": st["annotations"]}  # fmt: skip
         console_socket = console_socket and os.path.abspath(console_socket)
-        # Fork before ctypes and the init's code are loaded: the child loads them while
-        # the parent moves it into its cgroup, and that move (a cgroup.procs write) waits
-        # ~15 ms for an RCU grace period on cgroup v1; done one after the other, the two
-        # were a third of create.
+        # Fork before the init's code is loaded: the child loads it (on the other core)
+        # and builds the container while we wait for the cgroup's grace period
+        # (minke.runtime.grace) and make the cgroup; loaded here first, the imports kept
+        # both this thread and the one making the cgroup busy (they share the GIL).
         pid = os.fork()
         if pid == 0:
             ch = Channel(p2c_r, c2p_w)
@@ -302,9 +308,9 @@ class Runtime:
                 os.close(p2c_w)
                 os.close(c2p_r)
                 from minke.runtime.init import InitConfig, setup_child
-                from minke.runtime.syscalls import LinuxSyscalls
 
-                cfg = InitConfig(spec, rootfs, fifo_fd, console_socket, program, hook_state, preserve_fds)
+                cfg = InitConfig(spec, rootfs, fifo_fd, console_socket, program, hook_state, preserve_fds,
+                                 late_cgroup=_moves_late(spec))
                 setup_child(cfg, ch, LinuxSyscalls())
             except BaseException as e:  # noqa: B036 - nothing may return into the parent's code
                 report_error(ch, e)
@@ -315,36 +321,41 @@ class Runtime:
         ch = Channel(c2p_r, p2c_w)
         init_pid = 0
         try:
-            from minke.runtime import libc
-            from minke.runtime.syscalls import LinuxSyscalls
+            lx = spec.linux
+            mgr = None
+            moved = False
 
-            # With a new pid ns the init is a grandchild; as subreaper we get it back when
-            # the middle child exits (after "go"), so `run` can wait for it and a failed
-            # create can reap it.
-            LinuxSyscalls().prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
-            # The child waits for "go" before it unshares anything, so it is in the cgroup
-            # before its cgroup namespace is made.
-            mgr = early.result() if early is not None else None
-            if mgr is None:
-                mgr = _cgroup_manager(st)
+            def move(target: int) -> None:
+                """Make the cgroup ready (the early thread's, with the limits set) and
+                move ``target`` into it, once."""
+                nonlocal mgr, moved
+                if moved:
+                    return
+                mgr = early.result() if early is not None else None
+                if mgr is None:
+                    mgr = _cgroup_manager(st)
+                    if mgr is not None:
+                        mgr.create()
                 if mgr is not None:
-                    mgr.create()
-            if mgr is not None:
-                cg.append(mgr)
-                lx = spec.linux
-                if lx.resources:
-                    mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
+                    cg.append(mgr)
+                    if lx.resources:
+                        mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
+                    mgr.apply(target)
+                moved = True
+
             while True:
                 msg = ch.recv()
                 if msg is None:
                     raise MinkeError("container init exited before it was ready")
                 if msg in ("setup", "userns"):
-                    # Moved in only now, after the child loaded its code: the set-up's
-                    # memory is not charged to the container's limit.
-                    if mgr is not None:
-                        mgr.apply(pid)
+                    # The child waits for "go" before it unshares anything, so it is in
+                    # the cgroup before its user or cgroup namespace is made.
+                    move(pid)
                     if msg == "userns":
                         _write_id_maps(pid, spec.linux)
+                    ch.send("go")
+                elif msg == "cgroup":
+                    move(init_pid)  # the init is about to mount its cgroup or run hooks
                     ch.send("go")
                 elif msg.startswith("pid "):
                     init_pid = int(msg[4:])
@@ -353,11 +364,15 @@ class Runtime:
                 elif msg == "hooks":
                     from minke.runtime.hooks import run_hooks
 
+                    move(init_pid)
                     hs = dict(hook_state, pid=init_pid)
                     run_hooks("prestart", spec.hooks.get("prestart", ()), hs)
                     run_hooks("createRuntime", spec.hooks.get("createRuntime", ()), hs)
                     ch.send("go")
                 elif msg == "ready":
+                    # Usually the move happens here, while the init waits on the exec
+                    # fifo: it built its rootfs during the cgroup's grace period.
+                    move(init_pid)
                     return init_pid
                 elif msg.startswith("error "):
                     raise _error_from(msg)
@@ -669,54 +684,45 @@ def wait_child(pid: int) -> int:
 
 
 def _early_cgroup(bundle: str, container_id: str) -> _EarlyCgroup | None:
-    """Make the container's cgroup in a thread, and start the wait its init's move into it
-    will have; returns an _EarlyCgroup whose result() is the manager, or None when the
-    config cannot be read (create then reports why, and makes the cgroup itself).
-
-    Every write to a ``cgroup.procs`` takes the kernel's cgroup_threadgroup_rwsem for
-    writing, and the first writer after a quiet spell waits for a whole RCU grace period
-    (12-16 ms on this VM: a third of ``create``, during which the writer also holds the
-    cgroup mutex, so no cgroup can be made meanwhile).  Writers during that grace period,
-    or shortly after it, do not wait again.  So the thread writes our own pid into the
-    cgroup we are already in (a move to where we are: no effect), then makes the
-    container's cgroup, while the main thread parses the spec, forks the init and loads
-    the init's code; the init's real move then finds the grace period over.  The thread
-    does almost no Python work (it would wait for the GIL the main thread holds)."""
+    """Make the container's cgroup in a thread once the own move of ``minke.runtime.grace``
+    is done (it is started here, unless the command line started it already), while the
+    main thread parses the spec, forks the init and the init loads its code; the init's
+    move into the cgroup then finds the grace period over.  Returns an _EarlyCgroup whose
+    result() is the manager, or None when the config cannot be read (create then reports
+    why, and makes the cgroup itself).  The thread does almost no Python work (it would
+    wait for the GIL the main thread holds)."""
     from minke import fastjson
+    from minke.runtime import grace
 
+    kick = grace.take()
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
             raw = fastjson.load(f)
         p = (raw.get("linux") or {}).get("cgroupsPath") or ""
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(p, str):
-        return None
-    try:
+        if not isinstance(p, str):
+            raise ValueError(p)
         mgr = _cgroup_manager({"cgroups_path": _cgroups_path_of(p, container_id)})
-    except (OSError, MinkeError):
-        return None  # create reports it
+    except (OSError, ValueError, AttributeError, MinkeError):
+        mgr = None  # create reports it
     if mgr is None:
+        kick.restore()
         return None
-    return _EarlyCgroup(mgr)
+    return _EarlyCgroup(mgr, kick)
 
 
 class _EarlyCgroup:
-    """The thread of _early_cgroup: our own move, then the cgroup's mkdir."""
+    """The thread of _early_cgroup: the cgroup's mkdir after our own move."""
 
-    def __init__(self, mgr) -> None:
-        import sys
+    def __init__(self, mgr, kick) -> None:
+        from minke.runtime.grace import in_thread
 
-        # The thread needs the GIL for a moment after each system call; with the default
-        # 5 ms switch interval it would wait that long each time the main thread imports.
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.0002)
         self.mgr = mgr
+        self._kick = kick
         self._made = False
-        self._wait = _in_thread(self._run)
+        self._wait = in_thread(self._run)
 
     def _run(self) -> None:
-        _own_cgroup_move()
+        self._kick.wait()
         self.mgr.create()  # after the move: the cgroup mutex is free again
         self._made = True
 
@@ -727,66 +733,20 @@ class _EarlyCgroup:
         except (OSError, MinkeError):
             return None
         finally:
-            import sys
-
-            sys.setswitchinterval(self._interval)
+            self._kick.restore()
         return self.mgr if self._made else None
 
 
-def _own_cgroup_move() -> None:
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return
-    for line in lines:
-        _, ctrl, path = line.split(":", 2)
-        if not ctrl:
-            base = "/sys/fs/cgroup/unified" if len(lines) > 1 else "/sys/fs/cgroup"
-        else:
-            base = f"/sys/fs/cgroup/{ctrl[5:] if ctrl.startswith('name=') else ctrl}"
-        try:
-            fd = os.open(f"{base}{path.rstrip('/')}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            os.write(fd, str(os.getpid()).encode())
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-        return
-
-
-def _in_thread(fn, *args):
-    """Run ``fn(*args)`` in a thread; returns a wait() that joins it and re-raises its error.
-
-    ``_thread``, not ``threading``: the builtin costs nothing to import."""
-    import _thread
-
-    done = _thread.allocate_lock()
-    done.acquire()
-    failed: list[BaseException] = []
-    result: list = []
-
-    def run() -> None:
-        try:
-            result.append(fn(*args))
-        except BaseException as e:  # noqa: B036 - handed to wait()
-            failed.append(e)
-        finally:
-            done.release()
-
-    _thread.start_new_thread(run, ())
-
-    def wait():
-        done.acquire()
-        done.release()
-        if failed:
-            raise failed[0]
-        return result[0]
-
-    return wait
+def _moves_late(spec) -> bool:
+    """Whether the init is moved into its cgroup once it has built its rootfs (when it
+    is "ready", or asks with "cgroup" before mounting a cgroup file system or running
+    createContainer hooks) rather than before its namespaces are made.  Late is the
+    common case: the init's set-up then runs while the kernel's grace period for the
+    first cgroup move goes by (minke.runtime.grace).  Early is needed for a new user
+    namespace (its id maps are written at that point too) and a new cgroup namespace
+    (its root is the cgroup the process is in when it is made)."""
+    new = {ns.type for ns in spec.linux.namespaces if not ns.path}
+    return "user" not in new and "cgroup" not in new
 
 
 def _reap(pid: int) -> None:

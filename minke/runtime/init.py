@@ -5,13 +5,20 @@ a new pid namespace only applies to children, so it forks again and the grandchi
 the container's pid 1, which builds the rootfs and becomes the user's process.  Both
 talk to the runtime over a pair of pipes (``Channel``), one line per message:
 
-    child -> parent   "userns"           unshared the user ns: write my uid/gid maps
+    child -> parent   "setup"            about to make the namespaces: move me into the
+                                         cgroup (only when not moved late, below)
+                      "userns"           unshared the user ns: write my uid/gid maps
+                                         (and move me into the cgroup)
                       "pid <n>"          the container init's host pid
+                      "cgroup"           about to mount a cgroup fs or run createContainer
+                                         hooks: move me into the cgroup now
                       "hooks"            rootfs mounted: run prestart/createRuntime hooks
                       "ready"            all set up; blocking on the exec fifo now
                       "error <class> <message>"
     parent -> child   "go"               carry on
 
+In the common case (no new user or cgroup namespace) the init is moved into its cgroup
+late, at "cgroup" or "ready": its set-up runs meanwhile (see container._moves_late).
 The init then blocks opening the exec fifo for writing until ``start`` opens it for
 reading (runc's design), writes one byte and execs.  Nothing here returns to the caller:
 every path ends in execve or ``os._exit``.
@@ -55,8 +62,13 @@ class InitConfig:
         seccomp_program: tuple[bytes, list[str]] | None,
         state_for_hooks: dict,
         preserve_fds: int = 0,
+        *,
+        late_cgroup: bool = False,
     ) -> None:
         self.preserve_fds = preserve_fds
+        # Moved into the cgroup by the parent only when asked ("cgroup") or at "ready":
+        # see minke.runtime.container._moves_late.
+        self.late_cgroup = late_cgroup
         self.spec = spec
         self.rootfs = rootfs
         self.fifo_fd = fifo_fd
@@ -102,9 +114,10 @@ def setup_child(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     if "user" in new:
         sys.unshare(libc.CLONE_NEWUSER)
         ch.send("userns")
-    else:
+        ch.expect_go()  # parent has put us in the cgroup and written the id maps
+    elif not cfg.late_cgroup:
         ch.send("setup")
-    ch.expect_go()  # parent has put us in the cgroup and written the id maps
+        ch.expect_go()  # parent has put us in the cgroup
     if "user" in new or lx.namespace("user"):
         # Become the namespace's root so the mounts and files below are ours.
         sys.setresgid(0)
@@ -169,7 +182,14 @@ def container_init(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     # through /proc/self/fd).  It stays valid after the old root is detached.
     fd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
-    rb = RootfsBuilder(spec, cfg.rootfs, sys, userns=userns)
+    def in_cgroup() -> None:
+        """Have the parent move us into the cgroup now, if it is to do it late."""
+        if cfg.late_cgroup:
+            ch.send("cgroup")
+            ch.expect_go()
+            cfg.late_cgroup = False
+
+    rb = RootfsBuilder(spec, cfg.rootfs, sys, userns=userns, before_cgroup_mount=in_cgroup)
     rb.prepare()
     rb.mount_all()
     bind_dev = any(m.destination.rstrip("/") == "/dev" and ("bind" in m.options or "rbind" in m.options or m.type == "bind") for m in spec.mounts)
@@ -180,6 +200,7 @@ def container_init(cfg: InitConfig, ch: Channel, sys: Syscalls) -> None:
     if spec.hooks.get("createContainer"):
         from minke.runtime.hooks import run_hooks
 
+        in_cgroup()
         run_hooks("createContainer", spec.hooks["createContainer"], dict(cfg.state_for_hooks, pid=os.getpid()))
     rb.pivot()
     rb.finish()

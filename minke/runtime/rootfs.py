@@ -156,11 +156,15 @@ def resolve_in_root(rootfs: str, path: str) -> str:
 class RootfsBuilder:
     """The steps above, run in order by ``minke.runtime.init`` in the container's init."""
 
-    def __init__(self, spec: Spec, rootfs: str, sys: Syscalls, *, userns: bool = False) -> None:
+    def __init__(self, spec: Spec, rootfs: str, sys: Syscalls, *, userns: bool = False,
+                 before_cgroup_mount=None) -> None:
         self.spec = spec
         self.rootfs = rootfs
         self.sys = sys
         self.userns = userns
+        # Called before a cgroup file system is mounted: the process must be in its
+        # cgroup by then (the bind mounts are of the cgroup it is in).
+        self.before_cgroup_mount = before_cgroup_mount
         self.warnings: list[str] = []
 
     # -- before pivot_root --
@@ -181,6 +185,8 @@ class RootfsBuilder:
         dest = resolve_in_root(self.rootfs, m.destination)
         is_bind = bool(opts.flags & libc.MS_BIND) or m.type == "bind"
         if m.type == "cgroup":
+            if self.before_cgroup_mount is not None:
+                self.before_cgroup_mount()
             self._mount_cgroup(m, dest, opts)
             return
         if is_bind:
