@@ -203,14 +203,20 @@ class Runtime:
         st_mod.validate_id(container_id)
         bundle = os.path.abspath(bundle)
         cdir = st_mod.reserve(self.root, container_id)
-        # The cgroup is made from the raw config in a thread while the spec is parsed and
-        # the init forked (see _early_cgroup).
-        early = _early_cgroup(bundle, container_id)
+        console_socket = console_socket and os.path.abspath(console_socket)
         cg: list = []  # the cgroup manager, once made
         spawned: list[int] = []  # the container's init, once forked
+        child = early = None
         try:
-            return self._create(container_id, bundle, cdir, pid_file, console_socket, preserve_fds, early, cg, spawned)
+            # First the set-up child, which loads the init's code and reads the spec on
+            # the other core while we check the spec, then the cgroup, made from the raw
+            # config in a thread (see _SetupChild and _early_cgroup).
+            child = _SetupChild(bundle, container_id, cdir, console_socket, preserve_fds)
+            early = _early_cgroup(bundle, container_id)
+            return self._create(container_id, bundle, cdir, pid_file, child, early, cg, spawned)
         except BaseException:
+            if child is not None:
+                child.kill()
             if early is not None:
                 mgr = early.result()  # the thread is done before anything is removed
                 if mgr is not None and mgr not in cg:
@@ -229,7 +235,7 @@ class Runtime:
             _rmtree(cdir)
             raise
 
-    def _create(self, container_id, bundle, cdir, pid_file, console_socket, preserve_fds, early, cg, spawned) -> dict:
+    def _create(self, container_id, bundle, cdir, pid_file, child, early, cg, spawned) -> dict:
         from minke.runtime.spec import load_spec
 
         spec = load_spec(bundle)
@@ -248,12 +254,7 @@ class Runtime:
             self._warn("apparmor is not enabled on this host: process.apparmorProfile ignored")
         if (spec.process.selinux_label or lx.mount_label) and not os.path.exists("/sys/fs/selinux/enforce"):
             self._warn("selinux is not enabled on this host: selinux labels ignored")
-        program = None
-        if lx.seccomp:
-            from minke.runtime.seccomp import compile_seccomp
-
-            program = (compile_seccomp(lx.seccomp), list(lx.seccomp.get("flags") or []))
-        rootfs = spec.root_path if spec.root_path.startswith("/") else os.path.join(bundle, spec.root_path)
+        rootfs = _rootfs_of(spec, bundle)
         if not os.path.isdir(rootfs):
             raise NotFound(f"root.path {rootfs}: no such directory")
 
@@ -271,10 +272,8 @@ class Runtime:
         fifo = os.path.join(cdir, "exec.fifo")
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # past the umask: the init may no longer be root when it opens it
-        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        init_pid = self._spawn(spec, st, rootfs, fifo_fd, console_socket, program, cg, preserve_fds, early)
+        init_pid = self._spawn(spec, st, child, cg, early)
         spawned.append(init_pid)
-        os.close(fifo_fd)
         st["pid"] = init_pid
         st["start_time"] = st_mod.proc_start_time(init_pid)
         st_mod.save(self.root, st)
@@ -282,117 +281,82 @@ class Runtime:
             _write_pid_file(pid_file, init_pid)
         return st
 
-    def _spawn(self, spec, st, rootfs, fifo_fd, console_socket, program, cg: list, preserve_fds: int = 0,
-               early=None) -> int:
+    def _spawn(self, spec, st, child: _SetupChild, cg: list, early=None) -> int:
+        """Let the set-up child make the container; returns the init's pid once it is
+        ready (blocked on the exec fifo) and in its cgroup."""
         from minke.runtime import libc
-        from minke.runtime.channel import Channel, report_error
         from minke.runtime.syscalls import LinuxSyscalls
 
         # With a new pid ns the init is a grandchild; as subreaper we get it back when the
         # middle child exits, so `run` can wait for it and a failed create can reap it.
-        # Set before the fork: the child may not wait for us before it forks the init.
+        # Set before "create": the child does not wait for us again before it forks it.
         LinuxSyscalls().prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
-        p2c_r, p2c_w = os.pipe()
-        c2p_r, c2p_w = os.pipe()
-        hook_state = {"ociVersion": st_mod.OCI_VERSION, "id": st["id"], "status": "creating", "pid": 0,
-                      "bundle": st["bundle"], "annotations": st["annotations"]}  # fmt: skip
-        console_socket = console_socket and os.path.abspath(console_socket)
-        # Fork before the init's code is loaded: the child loads it (on the other core)
-        # and builds the container while we wait for the cgroup's grace period
-        # (minke.runtime.grace) and make the cgroup; loaded here first, the imports kept
-        # both this thread and the one making the cgroup busy (they share the GIL).
-        pid = os.fork()
-        if pid == 0:
-            ch = Channel(p2c_r, c2p_w)
-            try:
-                os.close(p2c_w)
-                os.close(c2p_r)
-                from minke.runtime.init import InitConfig, setup_child
+        ch, pid = child.ch, child.pid
+        hook_state = _hook_state(spec, st["id"], st["bundle"])
+        ch.send("create")
+        lx = spec.linux
+        mgr = None
+        moved = False
 
-                cfg = InitConfig(spec, rootfs, fifo_fd, console_socket, program, hook_state, preserve_fds,
-                                 late_cgroup=_moves_late(spec))
-                setup_child(cfg, ch, LinuxSyscalls())
-            except BaseException as e:  # noqa: B036 - nothing may return into the parent's code
-                report_error(ch, e)
-            finally:
-                os._exit(1)
-        os.close(p2c_r)
-        os.close(c2p_w)
-        ch = Channel(c2p_r, p2c_w)
-        init_pid = 0
-        try:
-            lx = spec.linux
-            mgr = None
-            moved = False
-
-            def move(target: int) -> None:
-                """Make the cgroup ready (the early thread's, with the limits set) and
-                move ``target`` into it, once."""
-                nonlocal mgr, moved
-                if moved:
-                    return
-                mgr = early.result() if early is not None else None
-                if mgr is None:
-                    mgr = _cgroup_manager(st)
-                    if mgr is not None:
-                        mgr.create()
+        def move(target: int) -> None:
+            """Make the cgroup ready (the early thread's, with the limits set) and move
+            ``target`` into it, once."""
+            nonlocal mgr, moved
+            if moved:
+                return
+            mgr = early.result() if early is not None else None
+            if mgr is None:
+                mgr = _cgroup_manager(st)
                 if mgr is not None:
-                    cg.append(mgr)
-                    if lx.resources:
-                        mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
-                    mgr.apply(target)
-                moved = True
+                    mgr.create()
+            if mgr is not None:
+                cg.append(mgr)
+                if lx.resources:
+                    mgr.set_resources(with_default_device_rules(lx.resources, lx.devices))
+                mgr.apply(target)
+            moved = True
 
-            while True:
-                msg = ch.recv()
-                if msg is None:
-                    raise MinkeError("container init exited before it was ready")
-                if msg in ("setup", "userns"):
-                    # The child waits for "go" before it unshares anything, so it is in
-                    # the cgroup before its user or cgroup namespace is made.
-                    move(pid)
-                    if msg == "userns":
-                        _write_id_maps(pid, spec.linux)
-                    ch.send("go")
-                elif msg == "cgroup":
-                    move(init_pid)  # the init is about to mount its cgroup or run hooks
-                    ch.send("go")
-                elif msg.startswith("pid "):
-                    init_pid = int(msg[4:])
-                    if init_pid != pid:
-                        _reap(pid)
-                elif msg == "hooks":
-                    from minke.runtime.hooks import run_hooks
+        deferred: list[str] = []
+        while True:
+            msg = deferred.pop(0) if deferred and child.init_pid else ch.recv()
+            if msg is None:
+                raise MinkeError("container init exited before it was ready")
+            if msg in ("cgroup", "hooks", "ready") and not child.init_pid:
+                # The init (a grandchild) spoke before its parent told us its pid.
+                deferred.append(msg)
+                continue
+            if msg in ("setup", "userns"):
+                # The child waits for "go" before it unshares anything, so it is in the
+                # cgroup before its user or cgroup namespace is made.
+                move(pid)
+                if msg == "userns":
+                    _write_id_maps(pid, spec.linux)
+                ch.send("go")
+            elif msg == "cgroup":
+                move(child.init_pid)  # the init is about to mount its cgroup or run hooks
+                ch.send("go")
+            elif msg.startswith("pid "):
+                child.init_pid = int(msg[4:])
+                if child.init_pid != pid:
+                    _reap(pid)
+            elif msg == "hooks":
+                from minke.runtime.hooks import run_hooks
 
-                    move(init_pid)
-                    hs = dict(hook_state, pid=init_pid)
-                    run_hooks("prestart", spec.hooks.get("prestart", ()), hs)
-                    run_hooks("createRuntime", spec.hooks.get("createRuntime", ()), hs)
-                    ch.send("go")
-                elif msg == "ready":
-                    # Usually the move happens here, while the init waits on the exec
-                    # fifo: it built its rootfs during the cgroup's grace period.
-                    move(init_pid)
-                    return init_pid
-                elif msg.startswith("error "):
-                    raise _error_from(msg)
-                else:
-                    raise MinkeError(f"container init sent {msg!r}")
-        except BaseException:
-            # Kill whichever process is the container so far and reap it: as subreaper the
-            # init is our child even with a pid namespace, so it is surely gone (and out of
-            # the cgroup) before the caller removes the cgroup.
-            victim = init_pid or pid
-            try:
-                os.kill(victim, 9)
-            except ProcessLookupError:
-                pass
-            _reap(victim)
-            if victim != pid:
-                _reap(pid)
-            raise
-        finally:
-            ch.close()
+                move(child.init_pid)
+                hs = dict(hook_state, pid=child.init_pid)
+                run_hooks("prestart", spec.hooks.get("prestart", ()), hs)
+                run_hooks("createRuntime", spec.hooks.get("createRuntime", ()), hs)
+                ch.send("go")
+            elif msg == "ready":
+                # Usually the move happens here, while the init waits on the exec fifo:
+                # it built its rootfs during the cgroup's grace period.
+                move(child.init_pid)
+                child.done()
+                return child.init_pid
+            elif msg.startswith("error "):
+                raise _error_from(msg)
+            else:
+                raise MinkeError(f"container init sent {msg!r}")
 
     # -- start / kill / delete / pause ---------------------------------------------------
 
@@ -735,6 +699,99 @@ class _EarlyCgroup:
         finally:
             self._kick.restore()
         return self.mgr if self._made else None
+
+
+def _rootfs_of(spec, bundle: str) -> str:
+    return spec.root_path if spec.root_path.startswith("/") else os.path.join(bundle, spec.root_path)
+
+
+def _hook_state(spec, container_id: str, bundle: str) -> dict:
+    """The state hooks of create read on stdin (the init's pid added when known)."""
+    return {"ociVersion": st_mod.OCI_VERSION, "id": container_id, "status": "creating", "pid": 0,
+            "bundle": bundle, "annotations": spec.annotations}  # fmt: skip
+
+
+class _SetupChild:
+    """The first child of ``create``, forked before anything else is done.
+
+    It loads the init's code and reads the spec for itself (compiling its seccomp filter)
+    on the other core while the parent reads and checks the same spec, makes the exec fifo
+    and waits for the cgroup; then on "create" it makes the container
+    (``minke.runtime.init.setup_child``).  If the parent finds the spec wrong it kills the
+    child, which has changed nothing yet.  An error of the child's own reading is reported
+    only after "create" (the parent's checks come first)."""
+
+    def __init__(self, bundle: str, container_id: str, cdir: str, console_socket: str | None,
+                 preserve_fds: int) -> None:
+        from minke.runtime.channel import Channel
+
+        self.init_pid = 0
+        p2c_r, p2c_w = os.pipe()
+        c2p_r, c2p_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(p2c_w)
+            os.close(c2p_r)
+            _setup_child_main(Channel(p2c_r, c2p_w), bundle, container_id, cdir, console_socket, preserve_fds)
+        os.close(p2c_r)
+        os.close(c2p_w)
+        self.ch = Channel(c2p_r, p2c_w)
+
+    def kill(self) -> None:
+        """Kill whichever process is the container so far and reap it: as subreaper the
+        init is our child even with a pid namespace, so it is surely gone (and out of
+        the cgroup) before the caller removes the cgroup."""
+        victim = self.init_pid or self.pid
+        try:
+            os.kill(victim, 9)
+        except ProcessLookupError:
+            pass
+        _reap(victim)
+        if victim != self.pid:
+            _reap(self.pid)
+        self.done()
+
+    def done(self) -> None:
+        if self.ch is not None:
+            self.ch.close()
+            self.ch = None
+
+
+def _setup_child_main(ch, bundle: str, container_id: str, cdir: str, console_socket: str | None,
+                      preserve_fds: int) -> None:
+    """The set-up child, from its fork to the container's execve; never returns."""
+    from minke.runtime.channel import report_error
+
+    try:
+        from minke.runtime.init import InitConfig, preload, setup_child
+        from minke.runtime.syscalls import LinuxSyscalls
+
+        spec = program = None
+        failed = None
+        try:
+            from minke.runtime.spec import load_spec
+
+            spec = load_spec(bundle)
+            if spec.linux.seccomp:
+                from minke.runtime.seccomp import compile_seccomp
+
+                program = (compile_seccomp(spec.linux.seccomp), list(spec.linux.seccomp.get("flags") or []))
+            if spec.process is not None:
+                preload(spec, spec.process, program is not None)
+        except BaseException as e:  # noqa: B036 - reported after "create", if it comes
+            failed = e
+        if ch.recv() != "create":
+            os._exit(1)  # the parent found the spec wrong, or is gone
+        if failed is not None:
+            raise failed
+        fifo_fd = os.open(os.path.join(cdir, "exec.fifo"), os.O_PATH | os.O_CLOEXEC)
+        cfg = InitConfig(spec, _rootfs_of(spec, bundle), fifo_fd, console_socket, program,
+                         _hook_state(spec, container_id, bundle), preserve_fds, late_cgroup=_moves_late(spec))
+        setup_child(cfg, ch, LinuxSyscalls())
+    except BaseException as e:  # noqa: B036 - nothing may return into the parent's code
+        report_error(ch, e)
+    finally:
+        os._exit(1)
 
 
 def _moves_late(spec) -> bool:

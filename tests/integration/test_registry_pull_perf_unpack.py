@@ -54,7 +54,10 @@ def tree(root: str) -> dict[str, tuple]:
             body = (os.readlink(p) if stat.S_ISLNK(st.st_mode)
                     else open(p, "rb").read() if stat.S_ISREG(st.st_mode) else st.st_rdev)
             xattrs = {} if stat.S_ISLNK(st.st_mode) else {k: os.getxattr(p, k) for k in os.listxattr(p)}
-            mtime = None if stat.S_ISDIR(st.st_mode) else int(st.st_mtime)
+            # A directory's mtime moves as entries come and go; an overlay whiteout (0/0
+            # char device) is made at unpack time, so two unpacks a second apart differ.
+            whiteout = stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+            mtime = None if stat.S_ISDIR(st.st_mode) or whiteout else int(st.st_mtime)
             out[os.path.relpath(p, root)] = (kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_nlink,
                                             mtime, body, xattrs)
     return out
