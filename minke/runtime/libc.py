@@ -245,10 +245,15 @@ class SockFilter(Structure):
     _fields_ = [("code", c_uint16), ("jt", c_uint8), ("jf", c_uint8), ("k", c_uint32)]
 
 
+# Kept here, not looked up again: importing the ctypes package later (a test does) clears
+# _ctypes' cache of pointer types, and a second LP_SockFilter would not fit the field.
+_SockFilterP = POINTER(SockFilter)
+
+
 class SockFprog(Structure):
     """struct sock_fprog: the program handed to seccomp(2) or prctl(PR_SET_SECCOMP)."""
 
-    _fields_ = [("len", c_ushort), ("filter", POINTER(SockFilter))]
+    _fields_ = [("len", c_ushort), ("filter", _SockFilterP)]
 
 
 class CapUserHeader(Structure):
@@ -302,7 +307,7 @@ def sock_fprog(program: bytes) -> tuple:
     must outlive the call the program is given to."""
     count = len(program) // 8
     buf = (SockFilter * count).from_buffer_copy(program)
-    return buf, SockFprog(count, _ctypes.pointer(buf[0]))
+    return buf, SockFprog(count, _SockFilterP(buf[0]))
 
 
 def prctl_set_seccomp_filter(prog: SockFprog) -> None:

@@ -128,13 +128,21 @@ def test_two_namespaces_ping_and_tcp(net):
     assert f"{a_ip}/{n.prefixlen}" in out
     assert "default via " + n.gateway in net.in_ns(a.netns_path, "ip", "route").stdout
     assert net.in_ns(a.netns_path, BUSYBOX, "ping", "-c", "1", "-W", "2", b_ip).returncode == 0
-    server = net.spawn(b.netns_path, BUSYBOX, "nc", "-l", "-p", "7000", stdout=subprocess.PIPE, text=True)
-    for _ in range(100):  # until the listener is up
-        r = net.in_ns(a.netns_path, BUSYBOX, "nc", "-w", "2", b_ip, "7000", input="hello over the bridge\n")
-        if r.returncode == 0:
+    # Up to three exchanges, each with a fresh listener: busybox's nc has been seen to
+    # take a connection and print nothing (once in many suite runs); a bridge that does
+    # not carry TCP fails all three.
+    got = []
+    for _attempt in range(3):
+        server = net.spawn(b.netns_path, BUSYBOX, "nc", "-l", "-p", "7000", stdout=subprocess.PIPE, text=True)
+        for _ in range(100):  # until the listener is up
+            r = net.in_ns(a.netns_path, BUSYBOX, "nc", "-w", "2", b_ip, "7000", input="hello over the bridge\n")
+            if r.returncode == 0:
+                break
+            time.sleep(0.05)
+        got.append(server.communicate(timeout=5)[0])
+        if got[-1] == "hello over the bridge\n":
             break
-        time.sleep(0.05)
-    assert server.communicate(timeout=5)[0] == "hello over the bridge\n"
+    assert got[-1] == "hello over the bridge\n", got
 
 
 def _echo_server(netns_path: str, port: int, proto: str = "tcp") -> list[str]:
