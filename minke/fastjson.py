@@ -64,6 +64,11 @@ def load(f):
     return loads(f.read())
 
 
+def dump(obj, f) -> None:
+    """``json.dump(obj, f)`` with the defaults, to a text file."""
+    f.write(dumps(obj))
+
+
 def dumps(obj) -> str:
     """``json.dumps(obj)`` with the defaults (ASCII, ", " and ": " separators)."""
     if _json is not None:

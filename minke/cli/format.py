@@ -129,7 +129,7 @@ def go_string(v: Any) -> str:
         return "[" + " ".join(go_string(x) for x in v) + "]"
     if isinstance(v, (bytes, bytearray)):
         return "[" + " ".join(str(b) for b in v) + "]"
-    fields = getattr(v, "__dataclass_fields__", None)
+    fields = getattr(v, "__dataclass_fields__", None) or getattr(v, "__record_fields__", None)
     if fields is not None and not isinstance(v, type):
         # A struct: Go's %v is "{field1 field2}", values only, in declaration order.
         return "{" + " ".join(go_string(getattr(v, name)) for name in fields) + "}"
@@ -182,8 +182,9 @@ def _to_json(v: Any, sort_keys: bool = False) -> str:
             return o.value
         if isinstance(o, (set, frozenset)):
             return sorted(o)
-        if hasattr(o, "__dataclass_fields__"):
-            return {name: getattr(o, name) for name in o.__dataclass_fields__}
+        fields = getattr(o, "__dataclass_fields__", None) or getattr(o, "__record_fields__", None)
+        if fields is not None:  # a dataclass or a minke.record
+            return {name: getattr(o, name) for name in fields}
         if hasattr(o, "__dict__"):
             return {k: x for k, x in vars(o).items() if not k.startswith("_")}
         return str(o)
@@ -879,7 +880,7 @@ def _fmt_value(a: Any, verb: str, v: _Verb, top: bool = True) -> str:
         return "map[" + inner + "]"
     if isinstance(a, (list, tuple)):
         return "[" + " ".join(_fmt_value(x, verb, v, False) for x in a) + "]"
-    fields = getattr(a, "__dataclass_fields__", None)
+    fields = getattr(a, "__dataclass_fields__", None) or getattr(a, "__record_fields__", None)
     if fields is not None and not isinstance(a, type):
         return "{" + " ".join(_fmt_value(getattr(a, n), verb, v, False) for n in fields) + "}"
     return v.pad(str(a)) if verb in "vs" else _bad_verb(a, verb, v)

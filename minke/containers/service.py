@@ -26,16 +26,12 @@ commands on one container.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import secrets
 import shutil
 import signal as _signal
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from minke import fastjson as json  # json's defaults, without re and enum
 from minke.containers.state import Status
 from minke.errors import (
     AlreadyExists,
@@ -47,8 +43,12 @@ from minke.errors import (
     NotFound,
     Unavailable,
 )
+from minke.record import factory, record, replace
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~4 ms)
+    from typing import Any
+
     from minke.containers.spawn import EarlyMonitor
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -67,8 +67,15 @@ _WHALES = (
 )
 
 
+def _choice(names: tuple[str, ...]) -> str:
+    """A random element (secrets.choice without importing secrets: hmac, random and
+    OpenSSL's hashlib cost a ``run`` ~10 ms).  The modulo's bias over 65536 is nothing
+    for a name."""
+    return names[int.from_bytes(os.urandom(2), "big") % len(names)]
+
+
 def _random_name() -> str:
-    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_WHALES)}"
+    return f"{_choice(_ADJECTIVES)}_{_choice(_WHALES)}"
 
 
 def check_name(name: str) -> str:
@@ -88,7 +95,7 @@ def format_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
 
 
-@dataclass(frozen=True)
+@record
 class Container:
     """One container row, with its Config and HostConfig parsed."""
 
@@ -112,7 +119,7 @@ class Container:
     monitor_start: int = 0
     stopped_by_user: bool = False
     runtime: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: dict[str, Any] = factory(dict, compare=False)
 
     @property
     def short_id(self) -> str:
@@ -398,7 +405,7 @@ class ContainerService:
             cfg["ExposedPorts"] = {**(cfg.get("ExposedPorts") or {}), **config["ExposedPorts"]}
         if networking_config and networking_config.get("EndpointsConfig"):
             cfg["NetworkingConfig"] = networking_config
-        cid = cid or secrets.token_hex(32)
+        cid = cid or os.urandom(32).hex()
         if not cfg["Hostname"]:
             cfg["Hostname"] = cid[:12]
         explicit = name is not None
@@ -457,7 +464,7 @@ class ContainerService:
                 taken.add(target)
                 mounts.append(dict(m, ReadOnly=(mode == "ro") if mode else bool(m.get("ReadOnly"))))
         hc["Mounts"] = mounts
-        return dataclasses.replace(c, host_config=hc)
+        return replace(c, host_config=hc)
 
     def _create_volumes(self, hc: dict[str, Any], image_volumes: dict[str, Any] | None) -> dict[str, Any]:
         from minke.volumes.mounts import container_mounts
@@ -689,12 +696,11 @@ class ContainerService:
 
     def _init_binary(self, arch: str) -> str:
         """minke's --init program (minke.containers.init_elf), written once per content."""
-        import hashlib
-
         from minke.containers.init_elf import build_init
+        from minke.sha256 import hexdigest
 
         data = build_init(arch)
-        path = os.path.join(self.config.run_root, "init", "minke-init-" + hashlib.sha256(data).hexdigest()[:12])
+        path = os.path.join(self.config.run_root, "init", "minke-init-" + hexdigest(data)[:12])
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
             tmp = f"{path}.{os.getpid()}.tmp"
@@ -708,16 +714,15 @@ class ContainerService:
         """Docker's default profile for these capabilities, cached in the run dir: building
         it costs a start tens of milliseconds (import and rule expansion), reading it back
         a fraction of one.  The key covers the caps and the profile code's own files."""
-        import hashlib
-
         import minke.runtime as rt
+        from minke.sha256 import hexdigest
 
         srcs = [os.path.join(os.path.dirname(rt.__file__), n) for n in ("seccomp.py", "seccomp_default.py")]
         stamp = ";".join(f"{p}:{os.stat(p).st_mtime_ns}" for p in srcs if os.path.exists(p))
-        key = hashlib.sha256(("\0".join(sorted(caps)) + "|" + stamp).encode()).hexdigest()[:32]
+        key = hexdigest(("\0".join(sorted(caps)) + "|" + stamp).encode())[:32]
         path = os.path.join(self.config.run_root, "seccomp", f"{key}.json")
         try:
-            with open(path) as f:
+            with open(path, "rb") as f:
                 return json.load(f)
         except (OSError, ValueError):
             pass
@@ -1352,7 +1357,7 @@ def _volatile(m: Any) -> Any:
                 os.rmdir(d)
             except OSError:
                 pass
-    return dataclasses.replace(m, options=(*m.options, "volatile"))
+    return replace(m, options=(*m.options, "volatile"))
 
 
 def _match_labels(c: Container, labels: list[str]) -> bool:

@@ -19,10 +19,12 @@ brings ``lo`` up).  Bridges, veths and published ports belong to the network pac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from minke.errors import InvalidArgument
+from minke.record import factory, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (a short command saves its import)
+    from typing import Any
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -188,7 +190,7 @@ def command_of(config: dict[str, Any]) -> list[str]:
 # --- users -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class User:
     uid: int
     gid: int
@@ -337,7 +339,7 @@ def docker_seccomp_to_oci(profile: dict[str, Any], caps: list[str], arch: str = 
 # --- the spec ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class SpecInputs:
     """What ``build_spec`` needs besides the Config and HostConfig; all plain data."""
 
@@ -354,7 +356,7 @@ class SpecInputs:
     init_path: str | None = None  # host path of the init binary for --init
     arch: str = "x86_64"
     nofile: tuple[int, int] = (1048576, 1048576)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = factory(dict)
 
 
 def security_options(opts: list[str]) -> dict[str, Any]:

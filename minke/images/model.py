@@ -6,7 +6,6 @@ An image is identified by the digest of its config blob ("sha256:<64 hex>"), as 
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime
@@ -117,12 +116,16 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
 
 def canonical_json(obj: Any) -> bytes:
     """The bytes minke writes for a JSON document it creates (stable, so digests are)."""
+    import json
+
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def load_json(data: bytes, what: str) -> Any:
+    from minke import fastjson  # json's decoding without loading the json package
+
     try:
-        return json.loads(data)
+        return fastjson.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise CorruptData(f"malformed json in {what}: {e}") from None
 
@@ -203,6 +206,8 @@ def go_json(obj: Any) -> bytes:
     U+2028, U+2029 escaped.  Configs minke creates are written like this, in the OCI Go
     types' field order with sorted map keys, because skopeo re-marshals a config that way
     when it converts an image to OCI: identical bytes keep the image ID across the copy."""
+    import json
+
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, esc)

@@ -6,11 +6,14 @@ without importing the service, iptables or pyroute2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from minke.record import factory, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (a short command saves its import)
+    from typing import Any
 
 
-@dataclass(frozen=True)
+@record
 class Published:
     """A port mapping with its host port chosen."""
 
@@ -21,7 +24,7 @@ class Published:
     container_port: int
 
 
-@dataclass(frozen=True)
+@record
 class Attachment:
     """What a container asks of one network (``--network``, ``--network-alias``, ``--ip``)."""
 
@@ -31,7 +34,7 @@ class Attachment:
     mac: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Endpoint:
     network_id: str
     network_name: str
@@ -47,7 +50,7 @@ class Endpoint:
     ports: tuple[Published, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class ContainerNetwork:
     """What the containers package needs after ``setup``: the namespace to join (None:
     let the runtime make a fresh one with loopback only; "" : the host's), and what goes
@@ -57,6 +60,6 @@ class ContainerNetwork:
     netns_path: str | None
     endpoints: tuple[Endpoint, ...] = ()
     nameservers: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = factory(dict)
 
 

@@ -8,14 +8,13 @@ range), each with an optional ``/tcp`` or ``/udp``.  Ranges are expanded into on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from minke.errors import InvalidArgument
+from minke.record import record
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
 
-@dataclass(frozen=True)
+@record
 class PortMapping:
     """One published container port.  ``host_port`` 0: any free port; with
     ``host_port_end`` set, any free port in ``host_port..host_port_end``."""

@@ -6,9 +6,11 @@ the root's filesystem support it.  Implementations are imported lazily.
 
 from __future__ import annotations
 
-from typing import Any
-
 from minke.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def new_snapshotter(kind: str, root: str, db: Any) -> Any:

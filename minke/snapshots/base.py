@@ -17,18 +17,23 @@ never moves files.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+from minke import fastjson as json  # json's defaults, without re and enum
 from minke.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from minke.record import factory, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~4 ms)
+    from collections.abc import Iterator
+    from typing import Any, Protocol
+else:
+    Protocol = object  # Snapshotter below documents the interface; nothing inherits it
 
 
-@dataclass(frozen=True)
+@record
 class Mount:
     type: str  # "overlay" or "bind"
     source: str
@@ -42,13 +47,13 @@ class Mount:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class Info:
     key: str
     parent: str | None
     kind: str  # "committed", "active" or "view"
     created: float
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = factory(dict)
     id: int = 0
 
 

@@ -9,7 +9,6 @@ directory (a chdir in this process would race other threads).
 from __future__ import annotations
 
 import os
-import subprocess
 
 from minke.errors import InvalidArgument, Unavailable
 from minke.snapshots.base import Mount
@@ -64,6 +63,8 @@ def _mount_long_overlay(m: Mount, target: str) -> None:
     data = ",".join(rel_opts)
     if len(data) > PAGE_LIMIT:
         raise InvalidArgument(f"overlay mount options too long even with relative paths ({len(data)} bytes)")
+    import subprocess
+
     proc = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", data, os.path.abspath(target)],
                           cwd=common, capture_output=True)
     if proc.returncode != 0:

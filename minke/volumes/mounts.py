@@ -14,17 +14,20 @@ HostConfig.Mounts entries (what the API server receives and what ``inspect`` sho
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
 from minke.errors import InvalidArgument
+from minke.record import factory, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing: for mypy only (a short command saves its import)
+    from typing import Any
 
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 _VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@record
 class MountSpec:
     type: str  # "volume", "bind", "tmpfs"
     target: str
@@ -36,8 +39,8 @@ class MountSpec:
     tmpfs_size: int = 0
     tmpfs_mode: int = 0
     tmpfs_options: tuple[str, ...] = ()  # --tmpfs extra options, as given
-    volume_options: dict[str, str] = field(default_factory=dict)
-    volume_labels: dict[str, str] = field(default_factory=dict)
+    volume_options: dict[str, str] = factory(dict)
+    volume_labels: dict[str, str] = factory(dict)
 
 
 def parse_size(value: str) -> int:

@@ -77,3 +77,15 @@ def test_compare_false_field_is_out_of_eq_and_hash_but_in_repr() -> None:
     assert a == b and hash(a) == hash(b)  # the dict would make hash fail if it counted
     assert repr(a) == "Tagged(name='x', extra={'k': 'v'})"
     assert Tagged("x") != Tagged("y")
+
+
+def test_go_templates_render_records_as_structs() -> None:
+    """--format renders a record (the containers' and networks' value classes are
+    records now) as Go renders a struct, and json shows its fields."""
+    from minke.cli.format import render_template
+    from minke.network.ports import PortMapping
+
+    pm = PortMapping(80, "tcp", "", 8080)
+    assert render_template("{{.}}", pm) == "{80 tcp  8080 0}"
+    assert render_template("{{.HostPort}}", {"HostPort": pm.host_port}) == "8080"
+    assert '"container_port":80' in render_template("{{json .}}", pm).replace(" ", "")

@@ -90,3 +90,15 @@ def test_no_json_import_and_json_errors_in_a_fresh_interpreter():
         "False False",
         "JSONDecodeError Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
     ]
+
+
+def test_dump_writes_what_json_dump_writes(tmp_path) -> None:
+    import json
+
+    from minke import fastjson
+
+    obj = {"a": [1, 2.5, None, True], "b": "é\n", "c": {}}
+    p = tmp_path / "x.json"
+    with open(p, "w") as f:
+        fastjson.dump(obj, f)
+    assert p.read_text() == json.dumps(obj)
