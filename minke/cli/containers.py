@@ -8,7 +8,6 @@ after trying every container named (as Docker's CLI does).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -16,7 +15,8 @@ import time
 from minke.errors import InvalidArgument, MinkeError, NotFound
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~4 ms)
+if TYPE_CHECKING:  # typing and argparse: for mypy only (run's plain forms go without them)
+    import argparse
     from typing import Any
 
 
@@ -93,7 +93,7 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.conflict_handler = "resolve"
     p._optionals.conflict_handler = "resolve"  # argparse copies it into the group at init
     p.add_argument("image")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("command", nargs="...")  # argparse.REMAINDER
     p.add_argument("--pull", default="missing", choices=["missing", "always", "never"],
                    help="pull image before running (default missing)")
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the pull output")
@@ -337,7 +337,14 @@ def _create(ctx, args, cid: str | None = None) -> Any:
 
 def setup_create(p: argparse.ArgumentParser) -> None:
     _add_create_flags(p)
-    p.set_defaults(func=run_create, error_exit=125)
+    p.set_defaults(func=run_create, error_exit=125, exit_at_once=True)
+
+
+def fast_create(argv: list[str]):
+    """``create``'s arguments without argparse (minke.cli.fastargs), or None."""
+    from minke.cli.fastargs import parse
+
+    return parse(setup_create, argv)
 
 
 def run_create(ctx, args) -> int:
@@ -352,7 +359,14 @@ def setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sig-proxy", default="true", choices=["true", "false"], help="proxy received signals to the process")
     p.add_argument("--detach-keys", default="ctrl-p,ctrl-q", help="override the key sequence for detaching a container")
     p.add_argument("-a", "--attach", action="append", default=[], help="attach to STDIN, STDOUT or STDERR")
-    p.set_defaults(func=run_run, error_exit=125)
+    p.set_defaults(func=run_run, error_exit=125, exit_at_once=True)
+
+
+def fast_run(argv: list[str]):
+    """``run``'s arguments without argparse (minke.cli.fastargs), or None."""
+    from minke.cli.fastargs import parse
+
+    return parse(setup_run, argv)
 
 
 def run_run(ctx, args) -> int:

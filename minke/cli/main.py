@@ -37,6 +37,8 @@ Entry = tuple[str, str, str]
 # (module, function(rest) -> the handler's args, or None for argparse to parse them).
 FAST: dict[str, tuple[str, str]] = {
     "build": ("minke.cli.build", "fast_args"),
+    "run": ("minke.cli.containers", "fast_run"),
+    "create": ("minke.cli.containers", "fast_create"),
 }
 
 # name -> (module, setup function, help).  Aliases point at the same setup function.
