@@ -446,19 +446,20 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
     ``on_detach()`` gives the exit code after the detach keys (default: a new line, 0, as
     ``run``); ``eof_closes_stdin``: the end of our stdin closes the container's (Docker's
     StdinOnce; ``attach`` to a ``run -di`` container leaves it open)."""
-    import selectors
-    import signal
+    import _signal as signal  # without the enums of the signal module
+    import select
 
     from minke.containers.monitor import EXIT, STDERR
 
-    sel = selectors.DefaultSelector()
-    sel.register(session.sock, selectors.EVENT_READ, "sock")
+    # poll, not selectors (which imports collections and more): the socket and our stdin.
+    poller = select.poll()
+    poller.register(session.fileno(), select.POLLIN)
     in_fd = None
     old_term = None
     if stdin:
         try:
             in_fd = sys.stdin.fileno()
-            sel.register(in_fd, selectors.EVENT_READ, "stdin")
+            poller.register(in_fd, select.POLLIN)
         except (ValueError, OSError, AttributeError):
             in_fd = None
     if tty and in_fd is not None and os.isatty(in_fd):
@@ -500,9 +501,10 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
     matched = 0
     code = None
     try:
+        sock_fd = session.fileno()
         while code is None:
-            for key, _ in sel.select():
-                if key.data == "sock":
+            for fd, _ in poller.poll():
+                if fd == sock_fd:
                     frames = session.read_frames()
                     if frames is None:
                         code = code if code is not None else _exit_code_after(svc, c)
@@ -517,7 +519,7 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
                 else:
                     data = os.read(in_fd, 65536)  # type: ignore[arg-type]
                     if not data:
-                        sel.unregister(in_fd)
+                        poller.unregister(in_fd)
                         if eof_closes_stdin:
                             session.close_stdin()
                         continue

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal as _signal
 
 from minke.errors import InvalidArgument
 
@@ -182,6 +181,8 @@ def parse_restart(value: str) -> dict:
 
 def parse_signal(value: str) -> int:
     """``TERM``, ``SIGTERM``, ``15`` -> 15."""
+    import signal as _signal  # its enums: only when a signal is named
+
     v = value.strip().upper()
     if v.isdigit():
         n = int(v)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 
 from minke.errors import CorruptData
 
@@ -143,11 +142,10 @@ def parse_time(s: str | None) -> float | None:
     if not m:
         return None
     y, mo, d, h, mi, sec, frac, tz = m.groups()
-    try:
-        dt = datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), tzinfo=UTC)
-    except ValueError:
+    whole = _timegm(int(y), int(mo), int(d), int(h), int(mi), int(sec))
+    if whole is None:
         return None
-    ts = dt.timestamp()
+    ts = float(whole)
     if frac:
         ts += float("0." + frac)
     if tz and tz not in ("Z", "z"):
@@ -157,13 +155,39 @@ def parse_time(s: str | None) -> float | None:
     return ts
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _timegm(y: int, mo: int, d: int, h: int, mi: int, sec: int) -> int | None:
+    """Seconds since the epoch of a UTC date and time, or None where datetime would
+    refuse it (no datetime import: ~2.5 ms of a run).  Days from the civil date as in
+    H. Hinnant's ``days_from_civil``."""
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not (1 <= y <= 9999 and 1 <= mo <= 12 and h < 24 and mi < 60 and sec < 60):
+        return None
+    if not 1 <= d <= _MONTH_DAYS[mo - 1] + (1 if mo == 2 and leap else 0):
+        return None
+    yy = y - (mo <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + h * 3600 + mi * 60 + sec
+
+
 def format_time(ts: float | None = None) -> str:
     """Unix time -> RFC 3339 in UTC with nanosecond digits trimmed, like Go's RFC3339Nano."""
     ts = time.time() if ts is None else ts
-    dt = datetime.fromtimestamp(ts, UTC)
-    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        base += ("." + f"{dt.microsecond:06d}").rstrip("0")
+    # datetime.fromtimestamp(ts, UTC)'s fields without importing datetime (~2.5 ms of a
+    # run): microseconds rounded half to even, carried into the seconds.
+    whole = int(ts // 1)
+    micro = round((ts - whole) * 1_000_000)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    if micro:
+        base += ("." + f"{micro:06d}").rstrip("0")
     return base + "Z"
 
 
