@@ -138,13 +138,22 @@ def parse_record(line: bytes) -> tuple[str, str, str] | None:
         return None
 
 
-def read_records(path: str, *, since: float | None = None, until: float | None = None, tail: int | None = None):
-    """The records of all files, filtered by time, the last ``tail`` of them."""
+def read_records(path: str, *, since: float | None = None, until: float | None = None, tail: int | None = None,
+                 read_to: dict | None = None):
+    """The records of all files, filtered by time, the last ``tail`` of them.
+
+    ``read_to``, a dict, gets ``path``'s inode and the offset after its last whole line
+    read here: where ``logs -f`` goes on, so a line written meanwhile is neither lost nor
+    shown twice."""
     out = []
     for f in log_files(path):
         try:
             with open(f, "rb") as fh:
                 data = fh.read()
+                if f == path and read_to is not None:
+                    data = data[: data.rfind(b"\n") + 1]  # a line being written: the follower's
+                    read_to["ino"] = posix.fstat(fh.fileno()).st_ino
+                    read_to["offset"] = len(data)
         except FileNotFoundError:
             continue  # rotated away while we read
         for line in data.splitlines():

@@ -1255,21 +1255,24 @@ class ContainerService:
 
         c = self.get(ref)
         path = self.log_path(c.id)
-        recs = read_records(path, since=since, until=until, tail=tail)
+        read_to: dict = {}
+        recs = read_records(path, since=since, until=until, tail=tail, read_to=read_to)
         yield from recs
         if not follow:
             return
-        yield from self._follow(c, path, since, until)
+        yield from self._follow(c, path, since, until, read_to)
 
-    def _follow(self, c: Container, path: str, since: float | None, until: float | None):
+    def _follow(self, c: Container, path: str, since: float | None, until: float | None, read_to: dict):
         from minke.containers.logs import parse_record, parse_rfc3339
 
         try:
             f = open(path, "rb")  # noqa: SIM115 - held across yields
         except FileNotFoundError:
             return
-        f.seek(0, os.SEEK_END)
         ino = os.fstat(f.fileno()).st_ino
+        # On from where the records above were read; a file that is not the one read
+        # (rotated since, or made since) from its start.
+        f.seek(read_to["offset"] if read_to.get("ino") == ino else 0)
         buf = b""
         try:
             while True:

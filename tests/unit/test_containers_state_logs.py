@@ -89,3 +89,20 @@ def test_log_time_filters(tmp_path):
     assert [t for _, t, _ in logs.read_records(path, since=15, until=25)] == ["b\n"]
     assert logs.parse_rfc3339(logs.rfc3339nano(20_000_000_123)) == pytest.approx(20.000000123)
     assert logs.parse_rfc3339("2026-01-01T00:00:00+01:00") == calendar.timegm((2025, 12, 31, 23, 0, 0))
+
+
+def test_read_records_says_where_a_follower_goes_on(tmp_path):
+    """``logs -f`` follows from the end of the last whole line read, so a line written
+    between the read and the follow is neither lost nor shown twice."""
+    path = str(tmp_path / "c-json.log")
+    w = logs.LogWriter(path)
+    w.write("stdout", b"one\ntwo\n")
+    with open(path, "ab") as f:
+        f.write(b'{"log":"half')  # a record being written
+    read_to: dict = {}
+    recs = logs.read_records(path, read_to=read_to)
+    assert [t for _, t, _ in recs] == ["one\n", "two\n"]
+    assert read_to["ino"] == os.stat(path).st_ino
+    with open(path, "rb") as f:
+        f.seek(read_to["offset"])
+        assert f.read() == b'{"log":"half'
