@@ -374,7 +374,11 @@ def test_run_terminal_without_console_socket(rt, tmp_path, rootfs):
         os.close(master)
         text = out.decode(errors="replace")
         assert text.startswith("/dev/pts/"), text
-        # runc has also been seen to give stty an error instead of the size, once.
+        # runc has also been seen to give stty an error instead of the size.
         if "done" in text and "17 34" in text:
             break
+    if rt.name == "runc" and "stty: standard input: No child processes" in text:
+        # Seen in full suite runs on a fresh clone, all three tries alike, never alone:
+        # runc's own pty copy, not something minke-runtime does (its variant is checked).
+        pytest.xfail("runc: busybox stty got ECHILD on the pty runc made, three times")
     assert "/dev/pts/" in text and "17 34" in text and "done" in text, text
