@@ -313,15 +313,12 @@ def _quick(cmd: str, opts: dict, pos: list[str], root: str) -> bool:
         return False
     if st is None:
         return False
-    hooks = st.get("config", {}).get("hooks") or {}
-    if cmd == "start":
-        if hooks.get("poststart"):
-            return False
-        st_mod.start(root, st)
-        return True
-    if hooks.get("poststop") or st_mod.alive(st):
+    if cmd == "delete":
+        return st_mod.delete_stopped(root, st)
+    if (st.get("config", {}).get("hooks") or {}).get("poststart"):
         return False
-    return st_mod.remove_stopped(root, cid, st.get("cgroups_path") or "")
+    st_mod.start(root, st)
+    return True
 
 
 def _list(rt, opts: dict) -> int:

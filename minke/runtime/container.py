@@ -397,13 +397,12 @@ class Runtime:
                     _rmtree(os.path.join(self.root, container_id))
                 return
             raise
+        # The common case: rmdir of the cgroup and the state, without importing the
+        # cgroups package and reading mountinfo (a tenth of a delete).  When a process is
+        # left in the cgroup the rmdir fails, and the full path below kills it.
+        if st_mod.delete_stopped(self.root, st):
+            return
         s = self.status(st)
-        if s == STOPPED and not (st.get("config", {}).get("hooks") or {}).get("poststop"):
-            # The common case: rmdir of the cgroup and the state, without importing the
-            # cgroups package and reading mountinfo (a tenth of a delete).  When a process
-            # is left in the cgroup the rmdir fails, and the full path below kills it.
-            if st_mod.remove_stopped(self.root, container_id, st.get("cgroups_path") or ""):
-                return
         if s in (RUNNING, PAUSED) and not force:
             raise FailedPrecondition(f"cannot delete container {container_id} that is not stopped: {s}")
         if s != STOPPED:

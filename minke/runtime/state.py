@@ -223,6 +223,14 @@ def oci_state(root: str, st: dict) -> dict:
     }
 
 
+def delete_stopped(root: str, st: dict, cgroup_root: str = "/sys/fs/cgroup") -> bool:
+    """``delete``'s common case for a loaded state: the init is gone and the config has no
+    poststop hooks, then ``remove_stopped``.  False: not done, the full delete's turn."""
+    if alive(st) or (st.get("config", {}).get("hooks") or {}).get("poststop"):
+        return False
+    return remove_stopped(root, st["id"], st.get("cgroups_path") or "", cgroup_root)
+
+
 def remove_stopped(root: str, container_id: str, cgroups_path: str | None = None,
                    cgroup_root: str = "/sys/fs/cgroup") -> bool:
     """``delete`` of a stopped container without the runtime's imports, for the monitor
@@ -233,11 +241,7 @@ def remove_stopped(root: str, container_id: str, cgroups_path: str | None = None
     ``cgroups_path`` it gave: the state file is then not even read."""
     if cgroups_path is None:
         st = load(root, container_id, missing=None)
-        if st is None:
-            return True
-        if alive(st) or (st.get("config", {}).get("hooks") or {}).get("poststop"):
-            return False
-        cgroups_path = st.get("cgroups_path") or ""
+        return True if st is None else delete_stopped(root, st, cgroup_root)
     if not rmdir_cgroup(cgroups_path, cgroup_root):
         return False
     d = _join(root, container_id)
