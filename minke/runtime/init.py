@@ -315,10 +315,18 @@ def do_exec(argv0: str, proc: Process, preserve_fds: int = 0) -> None:
 
     os.closerange(3 + max(0, preserve_fds), 1 << 20)
 
-    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve,
-    # and the container's process must start with the default dispositions.
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
+    # An ignored signal stays ignored across execve, a blocked one blocked: Python ignores
+    # SIGPIPE and SIGXFSZ, and our caller may ignore more (a container's monitor ignores
+    # SIGINT and SIGHUP, and its runtime fork inherited that).  The container's process
+    # starts with every disposition at its default and an empty mask, as under runc.
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # the C library's own (32, 33)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     env = {}
     for e in proc.env:
         k, _, v = e.partition("=")

@@ -245,6 +245,12 @@ def test_security_and_resources_seen_from_inside(minke, tmp_path):
 
     st = status()
     assert "CapEff:\t00000000a80425fb" in st
+    # The standard signals (1-31) at their defaults and none blocked, as under docker: the
+    # monitor ignores SIGINT and SIGHUP, and the runtime must not hand that on (runc's
+    # containers show the C library's signal 32 ignored).
+    fields = dict(line.split(":\t", 1) for line in st.splitlines() if ":\t" in line)
+    assert int(fields["SigIgn"], 16) & 0x7FFFFFFF == 0, fields["SigIgn"]
+    assert int(fields["SigBlk"], 16) == 0, fields["SigBlk"]
     assert "Seccomp:\t2" in st
     assert "NoNewPrivs:\t0" in st
     assert "CapEff:\t0000000000000000" in status("--cap-drop", "ALL")
