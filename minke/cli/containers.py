@@ -398,11 +398,28 @@ def run_run(ctx, args) -> int:
     if args.detach:
         ctx.out.write(c.id + "\n")
         return 0
+    held = []
+
+    def _lock_for_removal() -> None:
+        # With the lock, tell the monitor we remove the container: it leaves without
+        # recording the exit (minke.containers.monitor_exit).
+        try:
+            held.append(svc._lock(c.id, timeout=0).acquire())
+        except MinkeError:
+            return  # held by another (an `rm -f`): the monitor records, then we take turns
+        session.say_removing()
+
     code = _pump(ctx, svc, c, session, stdin="stdin" in streams, tty=args.tty,
-                 sig_proxy=args.sig_proxy == "true" and not args.tty, detach_keys=_detach_keys(args.detach_keys))
+                 sig_proxy=args.sig_proxy == "true" and not args.tty, detach_keys=_detach_keys(args.detach_keys),
+                 on_exit=_lock_for_removal if args.rm else None)
     if args.rm:
         # Docker's CLI returns once the container is gone; remove it here rather than
-        # wait for the monitor to (both may try: the container's lock orders them).
+        # wait for the monitor to (both may try: the container's lock orders them).  The
+        # monitor of an --rm container tells the exit code before it records the exit:
+        # having heard it, the container has exited whatever its row says.
+        if session.exit_code is not None:
+            svc.auto_remove(c.id, held=held[0] if held else None)
+            return code
         now = svc.find(c.id)
         if now is not None and not now.status.is_active:
             try:
@@ -440,12 +457,13 @@ def _write(stream, data: bytes) -> None:
 
 
 def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, detach_keys: bytes,
-          on_detach=None, eof_closes_stdin: bool = True) -> int:
+          on_detach=None, eof_closes_stdin: bool = True, on_exit=None) -> int:
     """Copy the attach stream to our stdout/stderr (and our stdin to it) until the exit.
 
     ``on_detach()`` gives the exit code after the detach keys (default: a new line, 0, as
     ``run``); ``eof_closes_stdin``: the end of our stdin closes the container's (Docker's
-    StdinOnce; ``attach`` to a ``run -di`` container leaves it open)."""
+    StdinOnce; ``attach`` to a ``run -di`` container leaves it open).  ``on_exit()`` is
+    called when the exit code comes, before the connection closes."""
     import _signal as signal  # without the enums of the signal module
     import select
 
@@ -511,7 +529,9 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
                         break
                     for kind, payload in frames:
                         if kind == EXIT:
-                            code = int(payload or b"0")
+                            code = session.exit_code = int(payload or b"0")
+                            if on_exit is not None:
+                                on_exit()
                         elif kind == STDERR:
                             _write(ctx.err, payload)
                         else:

@@ -35,7 +35,9 @@ Attach protocol (unix stream socket).  The client sends one line
 ``attach stdin=0|1 stdout=0|1 stderr=0|1\\n``, then frames; the monitor sends frames.  A
 frame is Docker's multiplexed-stream header, ``[type u8][0 0 0][length u32 BE]`` and the
 payload.  Monitor to client: 1 stdout, 2 stderr, 4 exit (payload: the exit code as ASCII).
-Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close stdin.
+Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close stdin, 7 "I
+remove the container" (after the exit code of an --rm container, from a `run --rm` that
+holds the container's lock: minke.containers.monitor_exit).
 """
 
 # No `from __future__ import annotations` here: the monitor imports this module, and
@@ -49,7 +51,7 @@ import time
 
 from minke.containers.logs import LogWriter, path_exists
 
-STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE_STDIN = 0, 1, 2, 4, 5, 6
+STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE_STDIN, REMOVING = 0, 1, 2, 4, 5, 6, 7
 HEADER_SIZE = 8  # [type u8][0 0 0][length u32 BE]
 DEVNULL = "/dev/null"
 
@@ -354,7 +356,7 @@ def dump_settings(d: dict) -> str:
 
 _LISTS = ("runtime_argv",)
 _INTS = ("log_max_size", "log_max_files", "restart_count", "init_pid", "monitor_pid", "monitor_start")
-_BOOLS = ("tty", "open_stdin", "wait_attach", "network_teardown")
+_BOOLS = ("tty", "open_stdin", "wait_attach", "network_teardown", "auto_remove")
 
 
 def load_settings(text: str) -> dict:
@@ -766,15 +768,38 @@ class Monitor:
         self.log.flush()
 
     # --- after the exit (the rest is in monitor_exit, loaded only then) ---------------------------
-    def send_exit(self, code: int) -> None:
+    def send_exit(self, code: int, wait_close: float = 0.0) -> bool:
+        """Tell the attached clients the exit code and drop them; with ``wait_close``,
+        after each has closed its end (or that many seconds have passed).  True when a
+        client said, before it closed, that it removes the container (REMOVING)."""
         msg = frame(EXIT, str(code).encode())
         for conn in list(self.clients):
             try:
                 conn.setblocking(True)
                 conn.sendall(msg)
             except OSError:
+                self.drop_client(conn)
+        removing = False
+        end = time.monotonic() + wait_close
+        for conn in list(self.clients):
+            buf = b""
+            try:
+                while (left := end - time.monotonic()) > 0:
+                    conn.settimeout(left)
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    buf += data
+                    while len(buf) >= HEADER_SIZE:  # frames: only REMOVING matters now
+                        n = HEADER_SIZE + int.from_bytes(buf[4:8], "big")
+                        if len(buf) < n:
+                            break
+                        removing = removing or buf[0] == REMOVING
+                        buf = buf[n:]
+            except OSError:  # the timeout too
                 pass
             self.drop_client(conn)
+        return removing
 
 
 def _runtime_message(text: str) -> str:

@@ -176,6 +176,26 @@ def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, star
     the container itself too (whoever is first, under the container's lock)."""
     oom = oom_killed(mon.cfg)
     delete_stopped(mon)
+    if mon.cfg.get("auto_remove") and mon.clients:
+        # A foreground `run --rm` (or an attach to an --rm container): the container goes
+        # once it has exited, so its CLI removes it as soon as it hears the code (Docker's
+        # returns once it is gone), and says so; the monitor then has nothing to record
+        # (sqlite's import and a commit, ~10 ms; a second writer beside the CLI's would
+        # cost it SQLite's busy sleeps).  --rm excludes restart policies.  The die event
+        # first: the removal's destroy follows it.
+        if mon.cfg.get("events_attributes"):
+            from minke.events import monitor_exit
+
+            monitor_exit(mon.cfg, code, oom, ran_for)
+        if mon.send_exit(code, wait_close=2.0):
+            return None  # its client holds the container's lock and removes it all
+        # No client removes it (killed, or an `attach` rather than a `run`; or an `rm -f`
+        # holds the lock, and waits for us to leave): record, then as below.
+        info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
+        unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
+        if info is not None and info["status"] != "removing":
+            engine_service(mon.cfg).auto_remove(mon.id)
+        return None
     info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
     if mon.cfg.get("events_attributes"):
         from minke.events import monitor_exit
@@ -196,7 +216,7 @@ def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, star
         # the container, network and all (taking the lock here would wait on it).
         pass
     elif info is not None and info["auto_remove"]:
-        engine_service(mon.cfg)._auto_remove(mon.id)  # the network too
+        engine_service(mon.cfg).auto_remove(mon.id)  # the network too
     elif mon.cfg.get("network_teardown"):
         # After the exit code: the engine's import is paid off the client's path.
         engine_service(mon.cfg)._network_down(mon.id)

@@ -189,12 +189,12 @@ class ContainerService:
     def log_path(self, cid: str) -> str:
         return os.path.join(self.container_dir(cid), f"{cid}-json.log")
 
-    def _lock(self, cid: str):
+    def _lock(self, cid: str, timeout: float | None = None):
         from minke.store.locks import FileLock
 
         d = os.path.join(self.config.run_root, "locks")
         os.makedirs(d, mode=0o700, exist_ok=True)
-        return FileLock(os.path.join(d, f"{cid}.lock"))
+        return FileLock(os.path.join(d, f"{cid}.lock"), timeout=timeout)
 
     # --- runtime --------------------------------------------------------------------------------
     def runtime_argv(self, name: str) -> list[str]:
@@ -647,6 +647,7 @@ class ContainerService:
             "cgroup_path": cgroups_path(self.config.cgroup_parent, c.id),
             "restart_count": c.restart_count,
             "network_teardown": _needs_network_service(c.host_config),
+            "auto_remove": bool(c.host_config.get("AutoRemove")),
             **_health_settings(c.config, self.container_dir(c.id)),
             **events.monitor_settings(c),  # its restarts' start, oom, die, health events
         }
@@ -855,9 +856,15 @@ class ContainerService:
         row = self.db.query_one("SELECT status FROM containers WHERE id = ?", (cid,))
         return Status(row["status"]) if row else None
 
-    def _auto_remove(self, cid: str) -> None:
-        """--rm after the exit; the attached CLI may be removing it too: take turns."""
-        with self._lock(cid):
+    def auto_remove(self, cid: str, held: Any = None) -> None:
+        """--rm after the exit, by the monitor or by the CLI of a foreground ``run --rm``
+        that heard the exit code (both may try: they take turns under the lock, and
+        the second finds nothing).  The monitor tells that CLI the code before it
+        records the exit, so the row may still say running: the init is gone and the
+        runtime's state deleted by then, nothing is left to stop.  ``held``: the
+        container's lock, already taken (released here)."""
+        lock = held if held is not None else self._lock(cid).acquire()
+        try:
             row = self.db.query_one("SELECT host_config FROM containers WHERE id = ?", (cid,))
             if row is not None:
                 hc = json.loads(row["host_config"])
@@ -865,6 +872,8 @@ class ContainerService:
                 self._remove_files(cid)
                 # Docker's --rm takes the anonymous volumes along.
                 self._remove_volumes(hc)
+        finally:
+            lock.release()
 
     def _restart_after_exit(self, cid: str, restart_count: int, ran_for: float, delay_fn) -> int | None:
         """The restart policy said yes: wait the back-off (a stop or rm cancels it), mount
@@ -1391,6 +1400,7 @@ class AttachSession:
     def __init__(self, sock: Any) -> None:
         self.sock = sock
         self._buf = b""
+        self.exit_code: int | None = None  # the monitor's exit frame, once a reader heard it
 
     @classmethod
     def connect(cls, path: str, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> AttachSession:
@@ -1424,6 +1434,16 @@ class AttachSession:
 
         try:
             self.sock.sendall(frame(CLOSE_STDIN, b""))
+        except OSError:
+            pass
+
+    def say_removing(self) -> None:
+        """Tell the monitor, after the exit code, that we remove the container (we hold
+        its lock): it leaves without recording the exit."""
+        from minke.containers.monitor import REMOVING, frame
+
+        try:
+            self.sock.sendall(frame(REMOVING, b""))
         except OSError:
             pass
 

@@ -454,6 +454,28 @@ def test_twenty_concurrent_runs_with_rm_and_name_conflict(minke):
     assert all(d not in minke.ok("ps", "-a", "-q", "--no-trunc") for d in doomed)
 
 
+def test_foreground_run_rm_removes_and_rm_f_does_not_wait(minke):
+    # The CLI of a foreground `run --rm` removes the container once it hears the exit
+    # code, and tells the monitor so (the monitor then records nothing): nothing is left,
+    # and the events come in Docker's order.
+    t0 = int(time.time())
+    assert minke("run", "--rm", "--name", "gone", "busybox", "sh", "-c", "exit 3").returncode == 3
+    assert minke.ok("ps", "-a", "--filter", "name=gone", "-q") == ""
+    actions = minke.ok("events", "--since", str(t0), "--until", str(int(time.time()) + 1),
+                       "--filter", "container=gone", "--format", "{{.Action}}").split()
+    assert actions == ["create", "start", "die", "destroy"]
+    # `rm -f` of one: the `run` cannot take the container's lock (rm -f holds it), so the
+    # monitor records the exit and leaves at once rather than wait for a client's
+    # removal, which rm -f would wait out (its 10 s for the monitor to go).
+    p = minke.popen("run", "--rm", "--name", "fg", "busybox", "sleep", "60")
+    _wait_for(lambda: "fg" in minke.ok("ps", "--format", "{{.Names}}").split(), what="fg running")
+    t = time.monotonic()
+    minke.ok("rm", "-f", "fg")
+    assert time.monotonic() - t < 5
+    assert p.wait(timeout=30) == 137
+    assert minke.ok("ps", "-a", "--filter", "name=fg", "-q") == ""
+
+
 # --- terminals --------------------------------------------------------------------------------------
 
 
