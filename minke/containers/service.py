@@ -1106,10 +1106,10 @@ class ContainerService:
         except MinkeError as e:
             if "not found" not in str(e).lower():
                 raise
-        import shutil
+        from minke.rmtree import rmtree  # not shutil's: its imports cost a `run --rm` ~8 ms
 
-        shutil.rmtree(self.container_dir(cid), ignore_errors=True)
-        shutil.rmtree(self.run_dir(cid), ignore_errors=True)
+        rmtree(self.container_dir(cid), ignore_errors=True)
+        rmtree(self.run_dir(cid), ignore_errors=True)
         row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
         if self.db.execute("DELETE FROM containers WHERE id = ?", (cid,)).rowcount and row is not None:
             self._event("destroy", Container.from_row(row))  # once, by whoever removed the row

@@ -32,7 +32,6 @@ config and layers; a running container's image cannot be removed even with ``-f`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
 
 from minke.errors import Conflict, InvalidArgument, InvalidReference, MinkeError, NotFound
 from minke.images import resolve as _resolve
@@ -47,6 +46,7 @@ from minke.images.model import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from collections.abc import Callable, Iterable
     from typing import Any, BinaryIO
 
 

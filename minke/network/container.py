@@ -19,14 +19,13 @@ The hook, in the order ``start`` runs it::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from minke.errors import InvalidArgument
 from minke.network.model import Attachment, ContainerNetwork
 from minke.network.ports import PortMapping, from_port_bindings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing: for mypy only (a short command saves its import)
+    from collections.abc import Callable
     from typing import Any
 
 

@@ -20,12 +20,12 @@ Grammar (from distribution/reference)::
     tag         := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
 
 Error messages are Docker's, word for word, so scripts that match on them keep working.
-Only the stdlib ``re`` module is used: this is imported on the CLI's hot path.
+The common references (a domain, path components, a tag) are checked with str methods
+(``_parse_plain``); ``re`` is imported for the rest: with the enum, functools and
+collections it brings, it would cost every ``run`` ~8 ms of import.
 """
 
 from __future__ import annotations
-
-import re
 
 from minke.errors import InvalidReference
 from minke.oci.digest import digest_error
@@ -120,12 +120,14 @@ class Reference:
 
     def with_tag(self, tag: str) -> Reference:
         """The same reference with ``tag`` (any digest is kept, like Docker's WithTag)."""
-        if not isinstance(tag, str) or re.fullmatch(_TAG, tag) is None:
+        if not isinstance(tag, str) or not _is_tag(tag):
             raise InvalidReference(ERR_TAG_FORMAT)
         return Reference(self.domain, self.path, tag, self.digest)
 
     def with_digest(self, digest: str) -> Reference:
         """The same reference with ``digest`` (any tag is kept, like Docker's WithDigest)."""
+        import re
+
         if not isinstance(digest, str) or re.fullmatch(_DIGEST, digest) is None:
             raise InvalidReference(ERR_DIGEST_FORMAT)
         problem = digest_error(digest)
@@ -174,10 +176,83 @@ def _split_docker_domain(name: str) -> tuple[str, str]:
     return domain, remote
 
 
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_PATH_CHARS = _LOWER_ALNUM | frozenset("._-")
+_ALNUM = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HOST_CHARS = _ALNUM | frozenset("-")
+_TAG_FIRST = _ALNUM | frozenset("_")
+_TAG_CHARS = _TAG_FIRST | frozenset(".-")
+_DIGITS = frozenset("0123456789")
+
+
+def _is_tag(tag: str) -> bool:
+    """``[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}``"""
+    return 0 < len(tag) <= 128 and tag[0] in _TAG_FIRST and _TAG_CHARS.issuperset(tag)
+
+
+def _is_path_component(c: str) -> bool:
+    """``[a-z0-9]+ (separator [a-z0-9]+)*``, separator ``. | _ | __ | -+``."""
+    if not c or not _PATH_CHARS.issuperset(c) or c[0] not in _LOWER_ALNUM or c[-1] not in _LOWER_ALNUM:
+        return False
+    run = ""
+    for ch in c:
+        if ch in _LOWER_ALNUM:
+            if run and run not in (".", "_", "__") and run.strip("-"):
+                return False
+            run = ""
+        else:
+            run += ch
+    return True
+
+
+def _is_domain(d: str) -> bool:
+    """A domain name (no IPv6: that is left to the grammar) with an optional port."""
+    host, colon, port = d.partition(":")
+    if colon and not (port and _DIGITS.issuperset(port)):
+        return False
+    for part in host.split("."):
+        if not part or not _HOST_CHARS.issuperset(part) or part[0] == "-" or part[-1] == "-":
+            return False
+    return True
+
+
+def _parse_plain(s: str) -> Reference | None:
+    """``_parse`` for a reference without a digest whose first component (when there are
+    more) is a plain domain: the same result, without ``re``; None for anything else
+    (other forms and every error go to the grammar).  tests/unit/test_oci_reference_plain.py
+    holds it to the grammar on generated references."""
+    if "@" in s:
+        return None
+    name, tag = s, None
+    colon = s.rfind(":")
+    if colon > s.rfind("/"):
+        name, tag = s[:colon], s[colon + 1 :]
+        if not _is_tag(tag):
+            return None
+    parts = name.split("/")
+    domain = ""
+    if len(parts) > 1:
+        if not _is_domain(parts[0]):
+            return None
+        domain = parts.pop(0)
+    for part in parts:
+        if not _is_path_component(part):
+            return None
+    path = "/".join(parts)
+    if len(path) > NAME_TOTAL_LENGTH_MAX:
+        return None
+    return Reference(domain, path, tag)
+
+
 def _parse(s: str) -> Reference:
     """Docker's reference.Parse: the strict grammar, no normalisation."""
     if not s:
         raise InvalidReference(ERR_NAME_EMPTY)
+    ref = _parse_plain(s)
+    if ref is not None:
+        return ref
+    import re
+
     m = re.fullmatch(_REFERENCE, s)
     if m is None:
         lower = s.lower()

@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from minke.errors import CorruptData, InvalidArgument, NotFound, Unsupported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
+    from collections.abc import Iterator
     from typing import BinaryIO
 
 ALGORITHM = "sha256"
@@ -183,6 +182,13 @@ class BlobWriter:
         self.committed = digest
         return digest
 
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.committed is None:
+            self.abort()
+
     def abort(self) -> None:
         """Drop what was written.  Safe to call more than once and after a failed commit."""
         f, self._file = self._file, None
@@ -283,17 +289,10 @@ class BlobStore:
                     w.write(chunk)
             return w.commit(), w.size
 
-    @contextmanager
-    def writer(
-        self, expected_digest: str | None = None, expected_size: int | None = None
-    ) -> Iterator[BlobWriter]:
-        """A ``BlobWriter``; leaving the block without ``commit()`` removes the temp."""
-        w = BlobWriter(self, expected_digest, expected_size)
-        try:
-            yield w
-        finally:
-            if w.committed is None:
-                w.abort()
+    def writer(self, expected_digest: str | None = None, expected_size: int | None = None) -> BlobWriter:
+        """A ``BlobWriter`` for a ``with`` block: leaving it without ``commit()`` removes
+        the temp."""
+        return BlobWriter(self, expected_digest, expected_size)
 
     def delete(self, digest: str) -> None:
         try:

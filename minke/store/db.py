@@ -40,15 +40,13 @@ try:
 except ImportError:  # an interpreter that only has the package
     import sqlite3  # type: ignore[no-redef]
 from _thread import RLock  # threading's RLock is this one; threading's import is not needed
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 
 from minke.errors import CorruptData, FailedPrecondition, Unavailable
 from minke.store.schema import MIGRATIONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
     from typing import Any
 
     Params = Sequence[Any] | dict[str, Any]
@@ -143,46 +141,9 @@ class Database:
     def in_transaction(self) -> bool:
         return self._depth > 0
 
-    @contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self) -> _Transaction:
         """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on exception); nested: a savepoint."""
-        with self._lock:
-            conn = self._conn
-            depth = self._depth
-            if depth == 0:
-                conn.execute("BEGIN IMMEDIATE")
-                self._depth = 1
-                try:
-                    yield self
-                except BaseException:
-                    self._depth = 0
-                    # SQLite rolls back by itself on some errors (SQLITE_FULL, IOERR).
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                self._depth = 0
-                try:
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            else:
-                name = f"minke_sp{depth}"
-                conn.execute(f"SAVEPOINT {name}")
-                self._depth = depth + 1
-                try:
-                    yield self
-                except BaseException:
-                    self._depth = depth
-                    if conn.in_transaction:
-                        # ROLLBACK TO undoes the block but keeps the savepoint open; RELEASE
-                        # then drops it so the outer transaction goes on as before the block.
-                        conn.execute(f"ROLLBACK TO {name}")
-                        conn.execute(f"RELEASE {name}")
-                    raise
-                self._depth = depth
-                conn.execute(f"RELEASE {name}")
+        return _Transaction(self)
 
     # --- lifetime ----------------------------------------------------------------------
     def close(self) -> None:
@@ -196,3 +157,60 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Transaction:
+    """``Database.transaction()``'s block (a class: contextlib's import, with collections,
+    would cost every short command ~1 ms).  The database's lock is held throughout."""
+
+    __slots__ = ("db", "depth", "name")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.depth = 0
+        self.name = ""
+
+    def __enter__(self) -> Database:
+        db = self.db
+        db._lock.acquire()
+        try:
+            depth = self.depth = db._depth
+            if depth == 0:
+                db._conn.execute("BEGIN IMMEDIATE")
+            else:
+                self.name = f"minke_sp{depth}"
+                db._conn.execute(f"SAVEPOINT {self.name}")
+            db._depth = depth + 1
+        except BaseException:
+            db._lock.release()
+            raise
+        return db
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        db, depth, name = self.db, self.depth, self.name
+        conn = db._conn
+        try:
+            db._depth = depth
+            if depth == 0:
+                if exc_type is not None:
+                    # SQLite rolls back by itself on some errors (SQLITE_FULL, IOERR).
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    return False
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            elif exc_type is not None:
+                if conn.in_transaction:
+                    # ROLLBACK TO undoes the block but keeps the savepoint open; RELEASE
+                    # then drops it so the outer transaction goes on as before the block.
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+            else:
+                conn.execute(f"RELEASE {name}")
+        finally:
+            db._lock.release()
+        return False

@@ -106,3 +106,17 @@ def test_read_records_says_where_a_follower_goes_on(tmp_path):
     with open(path, "rb") as f:
         f.seek(read_to["offset"])
         assert f.read() == b'{"log":"half'
+
+
+def test_status_behaves_as_the_str_enum_it_replaced():
+    import copy
+    import json
+    import pickle
+
+    assert Status("running") is Status.RUNNING and Status.RUNNING == "running"
+    assert str(Status.EXITED) == "exited" and f"{Status.DEAD}" == "dead" and Status.PAUSED.value == "paused"
+    assert Status.RESTARTING.name == "RESTARTING" and repr(Status.CREATED) == "<Status.CREATED: 'created'>"
+    assert json.dumps({"s": Status.REMOVING}) == '{"s": "removing"}'
+    assert pickle.loads(pickle.dumps(Status.EXITED)) is Status.EXITED and copy.deepcopy(Status.RUNNING) is Status.RUNNING
+    with pytest.raises(ValueError):
+        Status("Running")

@@ -61,3 +61,29 @@ def test_parse_time_matches_datetime_on_many_dates() -> None:
         text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}Z"
         want = _old_parse_whole(y, mo, d, h, mi, s)
         assert parse_time(text) == want, text
+
+
+_OLD_TIME = r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?$"
+
+
+def test_split_time_matches_the_regular_expression_it_replaced() -> None:
+    import re
+
+    from minke.images.model import _split_time
+
+    rnd = random.Random(11)
+    pieces = ["2020", "-", "09", "13", "T", "t", " ", "12", ":", "26", "40", ".", "5", "123456789", "Z", "z",
+              "+", "-", "02", "00", "0", "1", "x", "", "99", "+02:00", "-0530", "Zz", ":00"]
+    texts = ["2020-09-13T12:26:40Z", "2020-09-13t12:26:40.5+02:00", "2020-09-13 12:26:40-0530",
+             "2020-09-13T12:26:40.", "2020-09-13T12:26:40+2:00", "2020-09-13T12:26:40+02:0", "2020-09-13T12:26:40+02:000"]
+    base = "2020-09-13T12:26:40"
+    for _ in range(20000):
+        tail = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(0, 5)))
+        text = base + tail if rnd.random() < 0.7 else "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 14)))
+        texts.append(text)
+        if len(text) > 4 and rnd.random() < 0.3:  # one character changed
+            i = rnd.randrange(len(text))
+            texts.append(text[:i] + rnd.choice("0123456789-:T .Z+x") + text[i + 1:])
+    for text in texts:
+        m = re.match(_OLD_TIME, text)
+        assert _split_time(text) == (m.groups() if m else None), text
