@@ -194,6 +194,17 @@ class BuiltinRun:
     was.  The container's init is forked by the child and, when the child exits,
     re-parented to the monitor (a subreaper)."""
 
+    @classmethod
+    def adopt(cls, pid: int, job_w: int, up_r: int) -> "BuiltinRun":
+        """The child the spawner forked before it exec'd us (``spawn._fork_runtime_child``),
+        with our ends of its two pipes (inherited across the exec: made close-on-exec
+        here, the runtime and the container must not hold them)."""
+        for fd in (job_w, up_r):
+            posix.set_inheritable(fd, False)
+        run = cls.__new__(cls)
+        run.pid, run._job_w, run._up_r = pid, job_w, up_r
+        return run
+
     def __init__(self, warm: bool = False) -> None:
         job_r, self._job_w = posix.pipe2(posix.O_CLOEXEC)
         self._up_r, up_w = posix.pipe2(posix.O_CLOEXEC)
@@ -819,10 +830,11 @@ class _StartError(Exception):
 
 
 def main(argv: list[str]) -> int:
-    """``CONF SYNC_FD [GO_FD builtin|external [LISTEN_FD]]``.  With a go pipe the monitor
-    is started before its settings and the bundle exist (while the CLI still creates the
-    container): it makes the built-in runtime's fork at once, to warm up meanwhile, and
-    reads CONF after the go.  The pipe closed without a go: the CLI failed and cleans up;
+    """``CONF SYNC_FD [GO_FD builtin[:PID:JOB_FD:UP_FD]|external [LISTEN_FD]]``.  With a go
+    pipe the monitor is started before its settings and the bundle exist (while the CLI
+    still creates the container): the built-in runtime's fork warms up meanwhile (the
+    one the spawner forked, given as PID and our ends of its pipes, or one made here),
+    and CONF is read after the go.  The pipe closed without a go: the CLI failed and cleans up;
     we leave having written nothing.  LISTEN_FD: the attach socket, already listening."""
     cfg_path, sync_fd = argv[0], int(argv[1])
     go_fd = int(argv[2]) if len(argv) > 2 else None
@@ -836,7 +848,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    warm = BuiltinRun(warm=True) if argv[3:4] == ["builtin"] else None
+    kind = argv[3] if len(argv) > 3 else "external"
+    if kind.startswith("builtin:"):  # the spawner forked it (spawn._fork_runtime_child)
+        warm = BuiltinRun.adopt(*(int(x) for x in kind.split(":")[1:]))
+    else:
+        warm = BuiltinRun(warm=True) if kind == "builtin" else None
     if not wait_go(go_fd):
         if warm is not None:
             warm.abort()
