@@ -756,6 +756,11 @@ class _SetupChild:
             self.ch = None
 
 
+# The compiled seccomp programs' cache in the state root: not a valid container id (so
+# never a container's directory), and list_ids skips it (no state.json).
+SECCOMP_CACHE = "~seccomp"
+
+
 def _setup_child_main(ch, bundle: str, container_id: str, cdir: str, console_socket: str | None,
                       preserve_fds: int) -> None:
     """The set-up child, from its fork to the container's execve; never returns."""
@@ -772,9 +777,10 @@ def _setup_child_main(ch, bundle: str, container_id: str, cdir: str, console_soc
 
             spec = load_spec(bundle)
             if spec.linux.seccomp:
-                from minke.runtime.seccomp import compile_seccomp
+                from minke.runtime.seccomp import compile_cached
 
-                program = (compile_seccomp(spec.linux.seccomp), list(spec.linux.seccomp.get("flags") or []))
+                cache = os.path.join(os.path.dirname(cdir), SECCOMP_CACHE)
+                program = (compile_cached(spec.linux.seccomp, cache), list(spec.linux.seccomp.get("flags") or []))
             if spec.process is not None:
                 preload(spec, spec.process, program is not None)
         except BaseException as e:  # noqa: B036 - reported after "create", if it comes

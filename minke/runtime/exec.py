@@ -54,9 +54,11 @@ def exec_process(
         paths[ns.type] = f"/proc/{init}/ns/{NS_PROC_NAMES[ns.type]}"
     program = None
     if spec.linux.seccomp:
-        from minke.runtime.seccomp import compile_seccomp
+        from minke.runtime.container import SECCOMP_CACHE
+        from minke.runtime.seccomp import compile_cached
 
-        program = (compile_seccomp(spec.linux.seccomp), list(spec.linux.seccomp.get("flags") or []))
+        program = (compile_cached(spec.linux.seccomp, os.path.join(rt.root, SECCOMP_CACHE)),
+                   list(spec.linux.seccomp.get("flags") or []))
     if console_socket:
         console_socket = os.path.abspath(console_socket)
     mgr = _cgroup_manager(st)

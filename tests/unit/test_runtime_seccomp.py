@@ -307,3 +307,27 @@ def test_load_without_no_new_privs_is_permission_denied():
 
     with pytest.raises(PermissionDenied, match="no_new_privs"):
         sc.load_seccomp(sc.compile_seccomp(profile(), "x86_64"), sys=Refusing())
+
+
+def test_compiled_programs_are_cached_per_profile(tmp_path, monkeypatch):
+    profile = sc.default_profile(["CAP_CHOWN"])
+    cache = str(tmp_path / "cache")
+    first = sc.compile_cached(profile, cache)
+    assert first == sc.compile_seccomp(profile)
+    assert len(__import__("os").listdir(cache)) == 1
+    # A hit does not compile: the same bytes come from the cache.
+    monkeypatch.setattr(sc, "compile_seccomp", lambda *_a: pytest.fail("compiled despite the cache"))
+    assert sc.compile_cached(profile, cache) == first
+    monkeypatch.undo()
+    # Another profile is another entry; a damaged entry is compiled and written again.
+    other = dict(profile, syscalls=profile["syscalls"][1:])
+    assert sc.compile_cached(other, cache) == sc.compile_seccomp(other) != first
+    names = __import__("os").listdir(cache)
+    assert len(names) == 2
+    for n in names:
+        (tmp_path / "cache" / n).write_bytes(b"short")
+    assert sc.compile_cached(profile, cache) == first
+    # A profile that does not compile raises, and is not cached.
+    with pytest.raises(InvalidArgument):
+        sc.compile_cached({"defaultAction": "SCMP_ACT_NOPE"}, cache)
+    assert len(__import__("os").listdir(cache)) == 2
