@@ -28,7 +28,8 @@ def test_a_failure_after_the_monitor_started_leaves_nothing(minke, tmp_path):
     assert "seccomp profile" in r.stderr and r.stderr.count("\n") == 1
     assert _lifecycle._processes_mentioning(minke.run_root) == []
     runtime_root = os.path.join(minke.run_root, "runtime", minke.runtime)
-    assert not os.path.isdir(runtime_root) or os.listdir(runtime_root) == []
+    # Nothing of a container (minke-runtime's cache of compiled seccomp programs may be there).
+    assert not os.path.isdir(runtime_root) or [n for n in os.listdir(runtime_root) if n != "~seccomp"] == []
     # --rm takes it along, whatever failed.
     assert minke.ids() == []
     # Without --rm it stays 'created', to be started again or removed, as Docker leaves it.
