@@ -74,8 +74,14 @@ def is_mounted(path: str) -> bool:
 def unmount_rootfs(target: str) -> None:
     """umount2 straight through runtime.libc (ctypes alone): minke.snapshots.mount would
     cost the exit path of every container ~80 ms of imports.  A crash may have left it
-    mounted more than once: unmount until it is not."""
-    for _ in range(8):
+    mounted more than once: unmount until it is not.
+
+    EBUSY right after the container's exit is the kernel still tearing down the
+    container's mount namespace, whose copy of the rootfs (a slave of this mount) it
+    holds until then: tried again for a while, as containerd does, then detached
+    (lazily unmounted: nothing of the container is left to use it)."""
+    busy_until = None
+    for _ in range(1000):  # bounded by the second of EBUSY retries
         if not is_mounted(target):
             return
         from minke.runtime import libc
@@ -85,7 +91,15 @@ def unmount_rootfs(target: str) -> None:
         except OSError as e:
             import errno
 
-            if e.errno not in (errno.EINVAL, errno.ENOENT):
+            if e.errno == errno.EBUSY:
+                now = time.monotonic()
+                if busy_until is None:
+                    busy_until = now + 1.0
+                if now < busy_until:
+                    time.sleep(0.005)
+                    continue
+                libc.umount2(target, libc.MNT_DETACH)
+            elif e.errno not in (errno.EINVAL, errno.ENOENT):
                 raise
 
 
