@@ -507,6 +507,7 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
         except (OSError, ValueError, AttributeError):
             pass
     proxied = []
+    wake_r = -1
     if sig_proxy:
         def _forward(signum, _frame):
             try:
@@ -516,12 +517,21 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
 
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
             proxied.append((s, signal.signal(s, _forward)))
+        # A handler runs between bytecodes: a signal that comes just before poll() is
+        # entered would wait for the container's next output.  The C-level handler writes
+        # to the wakeup fd, which wakes the poll (and the handler then runs).
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        poller.register(wake_r, select.POLLIN)
     matched = 0
     code = None
     try:
         sock_fd = session.fileno()
         while code is None:
             for fd, _ in poller.poll():
+                if fd == wake_r:
+                    os.read(wake_r, 512)  # the handlers have run (they forwarded the signals)
+                    continue
                 if fd == sock_fd:
                     frames = session.read_frames()
                     if frames is None:
@@ -563,6 +573,9 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
     finally:
         for s, h in proxied:
             signal.signal(s, h)
+        if wake_r >= 0:
+            os.close(signal.set_wakeup_fd(-1))
+            os.close(wake_r)
         if old_term is not None:
             import termios
 

@@ -20,6 +20,7 @@ def run_child(job_r: int, up_w: int, warm: bool) -> None:
     try:
         # The monitor's handlers are not the runtime's: an exec would have reset them.
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)  # the monitor's wake pipe (a restart's fork inherits it)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         sys.argv[0] = "minke-runtime"
         if warm:

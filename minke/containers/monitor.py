@@ -865,6 +865,11 @@ def main(argv: list[str]) -> int:
     with open(_join(cfg["bundle"], "monitor.pid"), "w") as f:
         f.write(f"{posix.getpid()} {proc_start_time(posix.getpid())}\n")
     signal.signal(signal.SIGCHLD, mon._on_sigchld)
+    # The handler above runs only between bytecodes: a SIGCHLD that comes after the loop's
+    # last look and before epoll_wait is entered would wait for the next event (for ever,
+    # when the container's pipes are already closed: the init a zombie, the CLI waiting).
+    # The wakeup fd is written by the C-level handler itself, so epoll_wait wakes.
+    signal.set_wakeup_fd(mon._wake_w)
     restart_count = cfg.get("restart_count", 0)
     first = True
     while True:
