@@ -779,10 +779,9 @@ class Monitor:
         self.log.flush()
 
     # --- after the exit (the rest is in monitor_exit, loaded only then) ---------------------------
-    def send_exit(self, code: int, wait_close: float = 0.0) -> bool:
-        """Tell the attached clients the exit code and drop them; with ``wait_close``,
-        after each has closed its end (or that many seconds have passed).  True when a
-        client said, before it closed, that it removes the container (REMOVING)."""
+    def send_exit(self, code: int, keep: bool = False) -> None:
+        """Tell the attached clients the exit code and drop them (``keep``: those it
+        reached stay, for ``monitor_exit.hear_removing``)."""
         msg = frame(EXIT, str(code).encode())
         for conn in list(self.clients):
             try:
@@ -790,27 +789,9 @@ class Monitor:
                 conn.sendall(msg)
             except OSError:
                 self.drop_client(conn)
-        removing = False
-        end = time.monotonic() + wait_close
-        for conn in list(self.clients):
-            buf = b""
-            try:
-                while (left := end - time.monotonic()) > 0:
-                    conn.settimeout(left)
-                    data = conn.recv(65536)
-                    if not data:
-                        break
-                    buf += data
-                    while len(buf) >= HEADER_SIZE:  # frames: only REMOVING matters now
-                        n = HEADER_SIZE + int.from_bytes(buf[4:8], "big")
-                        if len(buf) < n:
-                            break
-                        removing = removing or buf[0] == REMOVING
-                        buf = buf[n:]
-            except OSError:  # the timeout too
-                pass
-            self.drop_client(conn)
-        return removing
+                continue
+            if not keep:
+                self.drop_client(conn)
 
 
 def _runtime_message(text: str) -> str:

@@ -12,7 +12,7 @@ import posix
 import sys
 import time
 
-from minke.containers.monitor import Monitor, _join, _StartError
+from minke.containers.monitor import HEADER_SIZE, REMOVING, Monitor, _join, _StartError
 
 
 def engine_service(cfg: dict):
@@ -184,6 +184,33 @@ def restart_delay(restart_count: int) -> float:
     return min(0.1 * (2 ** restart_count), 60.0)
 
 
+def hear_removing(mon: Monitor, wait: float) -> bool:
+    """Read what the clients told after the exit code until each has closed its end (or
+    ``wait`` seconds have passed), and drop them; True when one said REMOVING (a
+    `run --rm` that took the container's lock and removes it)."""
+    removing = False
+    end = time.monotonic() + wait
+    for conn in list(mon.clients):
+        buf = b""
+        try:
+            while (left := end - time.monotonic()) > 0:
+                conn.settimeout(left)
+                data = conn.recv(65536)
+                if not data:
+                    break
+                buf += data
+                while len(buf) >= HEADER_SIZE:  # whole frames; only REMOVING matters now
+                    n = HEADER_SIZE + int.from_bytes(buf[4:8], "big")
+                    if len(buf) < n:
+                        break
+                    removing = removing or buf[0] == REMOVING
+                    buf = buf[n:]
+        except OSError:  # the timeout too
+            pass
+        mon.drop_client(conn)
+    return removing
+
+
 def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, started: float) -> int | None:
     """Record the exit; return the new restart count when the policy restarts it.  The
     attached client hears the exit code before a --rm removal starts; the client removes
@@ -201,7 +228,8 @@ def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, star
             from minke.events import monitor_exit
 
             monitor_exit(mon.cfg, code, oom, ran_for)
-        if mon.send_exit(code, wait_close=2.0):
+        mon.send_exit(code, keep=True)
+        if hear_removing(mon, 2.0):
             return None  # its client holds the container's lock and removes it all
         # No client removes it (killed, or an `attach` rather than a `run`; or an `rm -f`
         # holds the lock, and waits for us to leave): record, then as below.
