@@ -1,12 +1,15 @@
-"""Docker's json-file log format: written by the monitor, read by ``minke logs``.
-
-One JSON object per line: ``{"log": "text\\n", "stream": "stdout", "time": RFC3339Nano}``.
-Output is split into records at newlines; a line longer than 16 KiB is split into several
-records without the newline, as Docker does.  Rotation: when the file would pass
-``max_size`` it is renamed to ``.1`` (``.1`` to ``.2`` ...), keeping ``max_files`` files in
-all.  The writer is imported by the monitor, so the write path imports only posix and time (JSON strings are escaped here;
-the reader imports json).
-"""
+# (Comments, not docstrings, in this module: the monitor loads it, see the note at the
+# top of minke.containers.monitor.)
+#
+# Docker's json-file log format: written by the monitor, read by ``minke logs``.
+#
+# One JSON object per line: ``{"log": "text\\n", "stream": "stdout", "time": RFC3339Nano}``.
+# Output is split into records at newlines; a line longer than 16 KiB is split into several
+# records without the newline, as Docker does.  Rotation: when the file would pass
+# ``max_size`` it is renamed to ``.1`` (``.1`` to ``.2`` ...), keeping ``max_files`` files in
+# all.  The writer is imported by the monitor, so the write path imports only posix and time (JSON strings are escaped here;
+# the reader imports json).
+#
 
 # No `from __future__ import annotations` here: the monitor imports this module, and
 # that import (with the listing of the stdlib directory it needs) costs every running
@@ -31,7 +34,7 @@ def rfc3339nano(ns: int) -> str:
 
 
 def parse_rfc3339(value: str) -> float:
-    """A Docker log timestamp (or any RFC 3339 time) -> unix seconds (float)."""
+    # A Docker log timestamp (or any RFC 3339 time) -> unix seconds (float).
     from datetime import datetime
 
     v = value.strip()
@@ -50,7 +53,7 @@ def parse_rfc3339(value: str) -> float:
 
 
 class LogWriter:
-    """Appends records to ``path`` and rotates; not thread-safe (the monitor is one thread)."""
+    # Appends records to ``path`` and rotates; not thread-safe (the monitor is one thread).
 
     def __init__(self, path: str, max_size: int = 10 * 1024 * 1024, max_files: int = 3) -> None:
         self.path = path
@@ -75,7 +78,7 @@ class LogWriter:
         self._partial[stream] = buf
 
     def flush(self) -> None:
-        """At exit: what is left without a newline becomes a record of its own."""
+        # At exit: what is left without a newline becomes a record of its own.
         for stream, buf in self._partial.items():
             if buf:
                 self._record(stream, buf)
@@ -109,7 +112,7 @@ class LogWriter:
 
 
 def path_exists(path: str) -> bool:
-    """os.path.exists through posix (the running monitor has no os)."""
+    # os.path.exists through posix (the running monitor has no os).
     try:
         posix.stat(path)
     except (OSError, ValueError):
@@ -118,7 +121,7 @@ def path_exists(path: str) -> bool:
 
 
 def log_files(path: str) -> list[str]:
-    """The log files oldest first: path.N ... path.1, path."""
+    # The log files oldest first: path.N ... path.1, path.
     rotated = []
     i = 1
     while path_exists(f"{path}.{i}"):
@@ -128,7 +131,7 @@ def log_files(path: str) -> list[str]:
 
 
 def parse_record(line: bytes) -> tuple[str, str, str] | None:
-    """(stream, text, time) or None for a torn/partial line."""
+    # (stream, text, time) or None for a torn/partial line.
     import json
 
     try:
@@ -140,11 +143,11 @@ def parse_record(line: bytes) -> tuple[str, str, str] | None:
 
 def read_records(path: str, *, since: float | None = None, until: float | None = None, tail: int | None = None,
                  read_to: dict | None = None):
-    """The records of all files, filtered by time, the last ``tail`` of them.
-
-    ``read_to``, a dict, gets ``path``'s inode and the offset after its last whole line
-    read here: where ``logs -f`` goes on, so a line written meanwhile is neither lost nor
-    shown twice."""
+    # The records of all files, filtered by time, the last ``tail`` of them.
+    #
+    # ``read_to``, a dict, gets ``path``'s inode and the offset after its last whole line
+    # read here: where ``logs -f`` goes on, so a line written meanwhile is neither lost nor
+    # shown twice.
     out = []
     for f in log_files(path):
         try:

@@ -1,44 +1,47 @@
-"""The per-container monitor: one small process per running container.
-
-Started detached (own session, stdio on /dev/null, stderr to ``monitor.log``) by
-``ContainerService.start`` as ``python -S -c "...monitor.run(...)" MONITOR_CONF SYNC_FD``.  It:
-
-1. becomes a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so that the container's init,
-   forked by the runtime's ``create`` which then exits, is re-parented to it and it can
-   collect the exit status;
-2. holds the container's stdio: pipes, or the pty master the runtime hands over on the
-   ``--console-socket``;
-3. runs ``RUNTIME create`` then ``RUNTIME start`` and reports on the sync pipe:
-   ``created PID`` (only when the caller will attach before start), then ``ok PID`` or
-   ``err CODE MESSAGE`` (CODE 126/127 when the command cannot run / is not found);
-4. writes the output to the json-file log and to attached clients; serves attach on a unix
-   socket (``attach.sock``, protocol below);
-5. when the init exits: records the exit code, finish time and OOM kill in the database,
-   runs ``RUNTIME delete``, unmounts the rootfs, applies the restart policy with Docker's
-   back-off or, with ``--rm``, removes the container; then tells attached clients the exit
-   code and exits.
-
-Its memory is what a running container costs, so while the container runs it holds as
-little as it can (Python never gives back the memory of what it loaded):
-
-- only built-in C modules (posix, time, select, _signal), not their Python wrappers:
-  ``os`` alone (with posixpath, stat and _collections_abc) costs ~0.27 MiB, the wrappers
-  of select and socket pull in enum, re and collections;
-- no _socket (~45 KiB) until an attach client comes: the spawner makes the listening
-  socket, the runtime fork gets its job over pipes;
-- the code of the runtime fork (``builtin_child``) and of what follows the exit
-  (``monitor_exit``: the database, the runtime's delete, unmount, restart policy, --rm;
-  the engine, sqlite3) live in modules imported only there and then;
-- settings as ``key=value`` lines, not JSON.
-
-Attach protocol (unix stream socket).  The client sends one line
-``attach stdin=0|1 stdout=0|1 stderr=0|1\\n``, then frames; the monitor sends frames.  A
-frame is Docker's multiplexed-stream header, ``[type u8][0 0 0][length u32 BE]`` and the
-payload.  Monitor to client: 1 stdout, 2 stderr, 4 exit (payload: the exit code as ASCII).
-Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close stdin, 7 "I
-remove the container" (after the exit code of an --rm container, from a `run --rm` that
-holds the container's lock: minke.containers.monitor_exit).
-"""
+# (This module and minke.containers.logs are described in comments, not docstrings: a
+# docstring stays in the memory of every running monitor, which is what a container
+# costs.  Theirs were ~6 KB, ~14 KiB of each monitor's private memory as measured.)
+#
+# The per-container monitor: one small process per running container.
+#
+# Started detached (own session, stdio on /dev/null, stderr to ``monitor.log``) by
+# ``ContainerService.start`` as ``python -S -c "...monitor.run(...)" MONITOR_CONF SYNC_FD``.  It:
+#
+# 1. becomes a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so that the container's init,
+#    forked by the runtime's ``create`` which then exits, is re-parented to it and it can
+#    collect the exit status;
+# 2. holds the container's stdio: pipes, or the pty master the runtime hands over on the
+#    ``--console-socket``;
+# 3. runs ``RUNTIME create`` then ``RUNTIME start`` and reports on the sync pipe:
+#    ``created PID`` (only when the caller will attach before start), then ``ok PID`` or
+#    ``err CODE MESSAGE`` (CODE 126/127 when the command cannot run / is not found);
+# 4. writes the output to the json-file log and to attached clients; serves attach on a unix
+#    socket (``attach.sock``, protocol below);
+# 5. when the init exits: records the exit code, finish time and OOM kill in the database,
+#    runs ``RUNTIME delete``, unmounts the rootfs, applies the restart policy with Docker's
+#    back-off or, with ``--rm``, removes the container; then tells attached clients the exit
+#    code and exits.
+#
+# Its memory is what a running container costs, so while the container runs it holds as
+# little as it can (Python never gives back the memory of what it loaded):
+#
+# - only built-in C modules (posix, time, select, _signal), not their Python wrappers:
+#   ``os`` alone (with posixpath, stat and _collections_abc) costs ~0.27 MiB, the wrappers
+#   of select and socket pull in enum, re and collections;
+# - no _socket (~45 KiB) until an attach client comes: the spawner makes the listening
+#   socket, the runtime fork gets its job over pipes;
+# - the code of the runtime fork (``builtin_child``) and of what follows the exit
+#   (``monitor_exit``: the database, the runtime's delete, unmount, restart policy, --rm;
+#   the engine, sqlite3) live in modules imported only there and then;
+# - settings as ``key=value`` lines, not JSON.
+#
+# Attach protocol (unix stream socket).  The client sends one line
+# ``attach stdin=0|1 stdout=0|1 stderr=0|1\\n``, then frames; the monitor sends frames.  A
+# frame is Docker's multiplexed-stream header, ``[type u8][0 0 0][length u32 BE]`` and the
+# payload.  Monitor to client: 1 stdout, 2 stderr, 4 exit (payload: the exit code as ASCII).
+# Client to monitor: 0 stdin data, 5 resize (payload ``"ROWS COLS"``), 6 close stdin, 7 "I
+# remove the container" (after the exit code of an --rm container, from a `run --rm` that
+# holds the container's lock: minke.containers.monitor_exit).
 
 # No `from __future__ import annotations` here: the monitor imports this module, and
 # that import (with the listing of the stdlib directory it needs) costs every running
@@ -76,8 +79,8 @@ def __getattr__(name: str):
 
 
 def short_path(path: str) -> tuple[str, int | None]:
-    """A unix socket path must fit 108 bytes; a longer one is reached through an O_PATH
-    fd of its directory (/proc/self/fd/N/name), which the kernel resolves like any path."""
+    # A unix socket path must fit 108 bytes; a longer one is reached through an O_PATH
+    # fd of its directory (/proc/self/fd/N/name), which the kernel resolves like any path.
     if len(path) < 100:
         return path, None
     parent, _, name = path.rpartition("/")
@@ -87,7 +90,7 @@ def short_path(path: str) -> tuple[str, int | None]:
 
 
 def classify_error(message: str) -> int:
-    """Exit code Docker gives for a runtime error: 127 not found, 126 not executable."""
+    # Exit code Docker gives for a runtime error: 127 not found, 126 not executable.
     m = message.lower()
     if "exec" not in m:  # a setup failure of the runtime, not of the command
         return 125
@@ -99,8 +102,8 @@ def classify_error(message: str) -> int:
 
 
 def proc_start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the pid is gone or a
-    zombie (its parent, often the host's init, may take a while to reap it)."""
+    # Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the pid is gone or a
+    # zombie (its parent, often the host's init, may take a while to reap it).
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
@@ -150,8 +153,8 @@ ABORTED = 99  # BuiltinRun: no job came (the CLI failed before its go)
 
 
 def wait_go(go_fd: int | None) -> bool:
-    """Read the CLI's "go" (settings and bundle written); False when it closed the pipe
-    without (it failed first, and cleans up itself)."""
+    # Read the CLI's "go" (settings and bundle written); False when it closed the pipe
+    # without (it failed first, and cleans up itself).
     if go_fd is None:
         return True
     data = b""
@@ -170,35 +173,35 @@ def wait_go(go_fd: int | None) -> bool:
 
 
 class BuiltinRun:
-    """The built-in runtime's commands in a forked child rather than a new interpreter
-    each: the same code (``minke-runtime`` flags, messages, exit codes) without an
-    interpreter's start-up per call.
-
-    Lifecycle: ``BuiltinRun(warm)`` forks the child at once; with ``warm`` it imports the
-    runtime's modules while the caller does other work (the monitor waits for the CLI's
-    go meanwhile).  ``submit(root, steps, pause_before)`` hands it the job: each step is
-    ``(ARGS, (stdin, stdout, stderr))``, run in order as ``minke-runtime --root ROOT ARGS``
-    with those fds as its stdio, stopping at the first that fails.  With
-    ``pause_before=i`` it stops before step i until ``resume()`` (``run`` attaches its
-    client between create and start).  ``finish()`` waits for it: ``(failed step or -1,
-    code)``; ``abort()`` (no job) ends it.  The caller keeps the fds it passed open until
-    ``wait_paused()`` or ``finish()`` returned: the child opens them by name.
-
-    Two pipes, not a unix socket: the job goes down one (its text, then NUL), ``p``
-    (paused) comes up the other, ``r`` goes down to resume; the stdio fds are opened by
-    the child as ``/proc/MONITOR/fd/N`` (pipes and /dev/null, which reopen as themselves),
-    not passed by SCM_RIGHTS.  So the monitor needs no _socket (~80 KiB of memory each)
-    while its container runs.
-
-    The child, not the monitor, imports the runtime: the monitor's memory stays what it
-    was.  The container's init is forked by the child and, when the child exits,
-    re-parented to the monitor (a subreaper)."""
+    # The built-in runtime's commands in a forked child rather than a new interpreter
+    # each: the same code (``minke-runtime`` flags, messages, exit codes) without an
+    # interpreter's start-up per call.
+    #
+    # Lifecycle: ``BuiltinRun(warm)`` forks the child at once; with ``warm`` it imports the
+    # runtime's modules while the caller does other work (the monitor waits for the CLI's
+    # go meanwhile).  ``submit(root, steps, pause_before)`` hands it the job: each step is
+    # ``(ARGS, (stdin, stdout, stderr))``, run in order as ``minke-runtime --root ROOT ARGS``
+    # with those fds as its stdio, stopping at the first that fails.  With
+    # ``pause_before=i`` it stops before step i until ``resume()`` (``run`` attaches its
+    # client between create and start).  ``finish()`` waits for it: ``(failed step or -1,
+    # code)``; ``abort()`` (no job) ends it.  The caller keeps the fds it passed open until
+    # ``wait_paused()`` or ``finish()`` returned: the child opens them by name.
+    #
+    # Two pipes, not a unix socket: the job goes down one (its text, then NUL), ``p``
+    # (paused) comes up the other, ``r`` goes down to resume; the stdio fds are opened by
+    # the child as ``/proc/MONITOR/fd/N`` (pipes and /dev/null, which reopen as themselves),
+    # not passed by SCM_RIGHTS.  So the monitor needs no _socket (~80 KiB of memory each)
+    # while its container runs.
+    #
+    # The child, not the monitor, imports the runtime: the monitor's memory stays what it
+    # was.  The container's init is forked by the child and, when the child exits,
+    # re-parented to the monitor (a subreaper).
 
     @classmethod
     def adopt(cls, pid: int, job_w: int, up_r: int) -> "BuiltinRun":
-        """The child the spawner forked before it exec'd us (``spawn._fork_runtime_child``),
-        with our ends of its two pipes (inherited across the exec: made close-on-exec
-        here, the runtime and the container must not hold them)."""
+        # The child the spawner forked before it exec'd us (``spawn._fork_runtime_child``),
+        # with our ends of its two pipes (inherited across the exec: made close-on-exec
+        # here, the runtime and the container must not hold them).
         for fd in (job_w, up_r):
             posix.set_inheritable(fd, False)
         run = cls.__new__(cls)
@@ -229,7 +232,7 @@ class BuiltinRun:
             pass  # it is gone: finish() tells how it ended
 
     def wait_paused(self) -> bool:
-        """True once the child stopped at the pause; False when it ended (failed) first."""
+        # True once the child stopped at the pause; False when it ended (failed) first.
         try:
             return _read_retry(self._up_r, 16) == b"p"
         except OSError:
@@ -242,7 +245,7 @@ class BuiltinRun:
             pass  # it is gone: finish() tells how it ended
 
     def finish(self) -> tuple[int, int]:
-        """Wait for the child: ``(failed step or -1, code)``; ABORTED when it got no job."""
+        # Wait for the child: ``(failed step or -1, code)``; ABORTED when it got no job.
         # A child still at its pause (or waiting for its job) takes the EOF as "stop here".
         for fd in (self._job_w, self._up_r):
             if fd >= 0:
@@ -282,7 +285,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def builtin_command(root: str, args, *, stdin=None, stdout=None, stderr=None, capture: bool = False) -> Completed:
-    """One runtime command through BuiltinRun, shaped like ``spawn``'s result."""
+    # One runtime command through BuiltinRun, shaped like ``spawn``'s result.
     err_r = None
     if capture:
         err_r, err_w = posix.pipe2(posix.O_CLOEXEC)
@@ -310,8 +313,8 @@ def read_all(fd: int) -> str:
 
 
 def _set_subreaper() -> None:
-    """The spawner sets PR_SET_CHILD_SUBREAPER before exec (it survives execve), which
-    spares the monitor ctypes; set it here when started some other way."""
+    # The spawner sets PR_SET_CHILD_SUBREAPER before exec (it survives execve), which
+    # spares the monitor ctypes; set it here when started some other way.
     if posix.environ.pop(b"MINKE_MONITOR_SUBREAPER", b"") == b"1":
         return
     from minke.runtime import libc
@@ -320,7 +323,7 @@ def _set_subreaper() -> None:
 
 
 class Poller:
-    """epoll with a tag and an object per fd (selectors would import collections)."""
+    # epoll with a tag and an object per fd (selectors would import collections).
 
     def __init__(self) -> None:
         self._ep = select.epoll()
@@ -348,8 +351,8 @@ class Poller:
 
 
 def dump_settings(d: dict) -> str:
-    """``key=value`` lines; a list is its items joined by the unit separator (0x1f).
-    Values never hold newlines (paths, ids, numbers), which the writer checks."""
+    # ``key=value`` lines; a list is its items joined by the unit separator (0x1f).
+    # Values never hold newlines (paths, ids, numbers), which the writer checks.
     lines = []
     for k, v in d.items():
         if isinstance(v, (list, tuple)):
@@ -423,8 +426,8 @@ class Monitor:
             self.sync_fd = None
 
     def runtime(self, *args: str, stdin=None, stdout=None, stderr=None, check_output=False):
-        """Run the runtime with the given fds as its stdio (posix_spawn: the subprocess
-        module would cost every monitor its imports)."""
+        # Run the runtime with the given fds as its stdio (posix_spawn: the subprocess
+        # module would cost every monitor its imports).
         if self.cfg.get("runtime_builtin"):
             return builtin_command(self.cfg["runtime_builtin"], args, stdin=stdin, stdout=stdout, stderr=stderr,
                                    capture=check_output)
@@ -433,7 +436,7 @@ class Monitor:
 
     # --- create and start ---------------------------------------------------------------------
     def create(self) -> None:
-        """Run the runtime's create with our pipes / console socket as the init's stdio."""
+        # Run the runtime's create with our pipes / console socket as the init's stdio.
         cfg = self.cfg
         pidfile = _join(cfg["bundle"], "init.pid")
         if path_exists(pidfile):
@@ -560,9 +563,9 @@ class Monitor:
             raise _StartError(classify_error(msg), msg)
 
     def listen(self, fd: int | None = None) -> None:
-        """Serve attach on ``fd``, the listening socket the spawner made before its exec
-        (``spawn.listen_unix``), or on one made here.  Only its fd is watched: the
-        socket object, and _socket with it, come with the first client."""
+        # Serve attach on ``fd``, the listening socket the spawner made before its exec
+        # (``spawn.listen_unix``), or on one made here.  Only its fd is watched: the
+        # socket object, and _socket with it, come with the first client.
         if fd is None:
             from minke.containers.spawn import listen_unix
 
@@ -703,7 +706,7 @@ class Monitor:
             pass
 
     def output(self, fd: int) -> bool:
-        """Read one chunk of container output; False at EOF."""
+        # Read one chunk of container output; False at EOF.
         try:
             data = posix.read(fd, 65536)
         except BlockingIOError:
@@ -780,8 +783,8 @@ class Monitor:
 
     # --- after the exit (the rest is in monitor_exit, loaded only then) ---------------------------
     def send_exit(self, code: int, keep: bool = False) -> None:
-        """Tell the attached clients the exit code and drop them (``keep``: those it
-        reached stay, for ``monitor_exit.hear_removing``)."""
+        # Tell the attached clients the exit code and drop them (``keep``: those it
+        # reached stay, for ``monitor_exit.hear_removing``).
         msg = frame(EXIT, str(code).encode())
         for conn in list(self.clients):
             try:
@@ -795,7 +798,7 @@ class Monitor:
 
 
 def _runtime_message(text: str) -> str:
-    """The last line of a runtime's complaint (runc's ``msg="..."`` part)."""
+    # The last line of a runtime's complaint (runc's ``msg="..."`` part).
     lines = text.strip().splitlines()
     msg = lines[-1] if lines else ""
     if 'msg="' in msg:
@@ -811,12 +814,12 @@ class _StartError(Exception):
 
 
 def main(argv: list[str]) -> int:
-    """``CONF SYNC_FD [GO_FD builtin[:PID:JOB_FD:UP_FD]|external [LISTEN_FD]]``.  With a go
-    pipe the monitor is started before its settings and the bundle exist (while the CLI
-    still creates the container): the built-in runtime's fork warms up meanwhile (the
-    one the spawner forked, given as PID and our ends of its pipes, or one made here),
-    and CONF is read after the go.  The pipe closed without a go: the CLI failed and cleans up;
-    we leave having written nothing.  LISTEN_FD: the attach socket, already listening."""
+    # ``CONF SYNC_FD [GO_FD builtin[:PID:JOB_FD:UP_FD]|external [LISTEN_FD]]``.  With a go
+    # pipe the monitor is started before its settings and the bundle exist (while the CLI
+    # still creates the container): the built-in runtime's fork warms up meanwhile (the
+    # one the spawner forked, given as PID and our ends of its pipes, or one made here),
+    # and CONF is read after the go.  The pipe closed without a go: the CLI failed and cleans up;
+    # we leave having written nothing.  LISTEN_FD: the attach socket, already listening.
     cfg_path, sync_fd = argv[0], int(argv[1])
     go_fd = int(argv[2]) if len(argv) > 2 else None
     listen_fd = int(argv[4]) if len(argv) > 4 else None
@@ -919,7 +922,7 @@ def main(argv: list[str]) -> int:
 
 
 def run(argv: list[str]) -> None:
-    """Entry point (``python -S -c "...run(sys.argv[1:])" CONF SYNC_FD``)."""
+    # Entry point (``python -S -c "...run(sys.argv[1:])" CONF SYNC_FD``).
     try:
         code = main(argv)
     except Exception:
