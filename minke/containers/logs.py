@@ -34,22 +34,15 @@ def rfc3339nano(ns: int) -> str:
 
 
 def parse_rfc3339(value: str) -> float:
-    # A Docker log timestamp (or any RFC 3339 time) -> unix seconds (float).
-    from datetime import datetime
+    # A Docker log timestamp (or any RFC 3339 time) -> unix seconds (float); ValueError
+    # when it is not one.  images.model's parser, loaded here only: the monitor loads
+    # this module.
+    from minke.images.model import parse_time
 
-    v = value.strip()
-    frac = 0.0
-    if v.endswith("Z"):
-        v = v[:-1] + "+00:00"
-    # Python's fromisoformat takes at most 6 fraction digits: cut and keep the rest.
-    if "." in v:
-        head, rest = v.split(".", 1)
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        frac = float("0." + digits) if digits else 0.0
-        v = head + rest
-    return datetime.fromisoformat(v).timestamp() + frac
+    ts = parse_time(value)
+    if ts is None:
+        raise ValueError(f"not an RFC 3339 time: {value!r}")
+    return ts
 
 
 class LogWriter:

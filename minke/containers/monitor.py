@@ -199,7 +199,7 @@ class BuiltinRun:
 
     @classmethod
     def adopt(cls, pid: int, job_w: int, up_r: int) -> "BuiltinRun":
-        # The child the spawner forked before it exec'd us (``spawn._fork_runtime_child``),
+        # The child the spawner forked before it exec'd us (``spawn.spawn_monitor``),
         # with our ends of its two pipes (inherited across the exec: made close-on-exec
         # here, the runtime and the container must not hold them).
         for fd in (job_w, up_r):
@@ -833,7 +833,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     kind = argv[3] if len(argv) > 3 else "external"
-    if kind.startswith("builtin:"):  # the spawner forked it (spawn._fork_runtime_child)
+    if kind.startswith("builtin:"):  # the spawner forked it (spawn.spawn_monitor)
         warm = BuiltinRun.adopt(*(int(x) for x in kind.split(":")[1:]))
     else:
         warm = BuiltinRun(warm=True) if kind == "builtin" else None

@@ -211,38 +211,37 @@ def hear_removing(mon: Monitor, wait: float) -> bool:
     return removing
 
 
+def _die_event(mon: Monitor, code: int, oom: bool, ran_for: float) -> None:
+    """The die (and oom) events, before any client hears the code: a removal's destroy
+    follows them."""
+    if mon.cfg.get("events_attributes"):
+        from minke.events import monitor_exit
+
+        monitor_exit(mon.cfg, code, oom, ran_for)
+
+
 def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, started: float) -> int | None:
     """Record the exit; return the new restart count when the policy restarts it.  The
     attached client hears the exit code before a --rm removal starts; the client removes
     the container itself too (whoever is first, under the container's lock)."""
     oom = oom_killed(mon.cfg)
     delete_stopped(mon)
-    if mon.cfg.get("auto_remove") and mon.clients:
+    told = bool(mon.cfg.get("auto_remove") and mon.clients)
+    if told:
         # A foreground `run --rm` (or an attach to an --rm container): the container goes
         # once it has exited, so its CLI removes it as soon as it hears the code (Docker's
         # returns once it is gone), and says so; the monitor then has nothing to record
         # (sqlite's import and a commit, ~10 ms; a second writer beside the CLI's would
-        # cost it SQLite's busy sleeps).  --rm excludes restart policies.  The die event
-        # first: the removal's destroy follows it.
-        if mon.cfg.get("events_attributes"):
-            from minke.events import monitor_exit
-
-            monitor_exit(mon.cfg, code, oom, ran_for)
+        # cost it SQLite's busy sleeps).  --rm excludes restart policies.
+        _die_event(mon, code, oom, ran_for)
         mon.send_exit(code, keep=True)
         if hear_removing(mon, 2.0):
             return None  # its client holds the container's lock and removes it all
         # No client removes it (killed, or an `attach` rather than a `run`; or an `rm -f`
-        # holds the lock, and waits for us to leave): record, then as below.
-        info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
-        unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
-        if info is not None and info["status"] != "removing":
-            engine_service(mon.cfg).auto_remove(mon.id)
-        return None
+        # holds the lock, and waits for us to leave): record and remove, as below.
     info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
-    if mon.cfg.get("events_attributes"):
-        from minke.events import monitor_exit
-
-        monitor_exit(mon.cfg, code, oom, ran_for)  # before the client hears it: die, then destroy
+    if not told:
+        _die_event(mon, code, oom, ran_for)
     if info is not None and wants_restart(info, code, restart_count):
         # Docker's attach (and a foreground run) ends at the exit, restarted or not.
         mon.send_exit(code)
@@ -251,7 +250,8 @@ def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, star
     # The exit code first: unmounting needs the snapshots package, whose import costs a
     # foreground `run` tens of milliseconds.  A `start` waits for this monitor to be
     # gone before it mounts again; `rm` unmounts too (both idempotent).
-    mon.send_exit(code)
+    if not told:
+        mon.send_exit(code)
     unmount_rootfs(_join(mon.cfg["bundle"], "rootfs"))
     if info is not None and info["status"] == "removing":
         # `rm -f` killed it and holds the container's lock until we are gone: it removes

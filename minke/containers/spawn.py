@@ -84,7 +84,15 @@ def spawn_monitor(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
             os.closerange(low, 1 << 20)
             os.chdir("/")
             if builtin:
-                argv[argv.index("builtin")] = _fork_runtime_child(w, go_fd, listen_fd)
+                # The built-in runtime's child (warmed up: it imports the runtime while
+                # the CLI still creates the container), forked from the monitor-to-be, a
+                # subreaper already; its pipes' ends cross the exec by number.
+                from minke.containers.monitor import BuiltinRun
+
+                run = BuiltinRun(warm=True)
+                for fd in (run._job_w, run._up_r):
+                    os.set_inheritable(fd, True)
+                argv[argv.index("builtin")] = f"builtin:{run.pid}:{run._job_w}:{run._up_r}"
             os.execve(argv[0], argv, env)
         except BaseException:
             import traceback
@@ -95,30 +103,6 @@ def spawn_monitor(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
     os.close(w)
     os.waitpid(pid, 0)
     return r
-
-
-def _fork_runtime_child(*close: int) -> str:
-    """Fork the built-in runtime's child (``monitor.BuiltinRun``, warmed up: it imports
-    the runtime while the CLI still creates the container) from the monitor-to-be, which
-    is a subreaper already; return the monitor's ``builtin:PID:JOB_FD:UP_FD`` argument.
-    ``close``: the monitor's fds, not the child's to hold."""
-    job_r, job_w = os.pipe2(0)
-    up_r, up_w = os.pipe2(0)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        try:
-            for fd in (job_w, up_r, *close):
-                os.close(fd)
-            for fd in (job_r, up_w):
-                os.set_inheritable(fd, False)
-            from minke.containers.builtin_child import run_child
-
-            run_child(job_r, up_w, True)
-        finally:
-            os._exit(127)  # run_child never returns
-    os.close(job_r)
-    os.close(up_w)
-    return f"builtin:{pid}:{job_w}:{up_r}"
 
 
 def listen_unix(path: str) -> int:
@@ -158,12 +142,12 @@ class EarlyMonitor:
     def abort(self) -> None:
         """No container after all: the monitor leaves (the go pipe closes unsaid); once
         it is gone, its directory goes too."""
-        import shutil
+        from minke.rmtree import rmtree
 
         os.close(self.go_w)
         read_until_eof(self.sync_r, 10)
         os.close(self.sync_r)
-        shutil.rmtree(self._run_dir, ignore_errors=True)
+        rmtree(self._run_dir, ignore_errors=True)
 
 
 def spawn_early(run_root: str, runtime: str) -> EarlyMonitor:
@@ -177,10 +161,10 @@ def spawn_early(run_root: str, runtime: str) -> EarlyMonitor:
     try:
         r = spawn_monitor(rundir, os.path.join(rundir, "monitor.conf"), go_r, is_builtin(runtime))
     except BaseException:
-        import shutil
+        from minke.rmtree import rmtree
 
         os.close(go_w)
-        shutil.rmtree(rundir, ignore_errors=True)
+        rmtree(rundir, ignore_errors=True)
         raise
     finally:
         os.close(go_r)
