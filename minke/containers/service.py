@@ -719,7 +719,7 @@ class ContainerService:
         import minke.runtime as rt
         from minke.sha256 import hexdigest
 
-        srcs = [os.path.join(os.path.dirname(rt.__file__), n) for n in ("seccomp.py", "seccomp_default.py")]
+        srcs = [os.path.join(os.path.dirname(rt.__file__), n) for n in ("seccomp.py", "seccomp_load.py", "seccomp_default.py")]
         stamp = ";".join(f"{p}:{os.stat(p).st_mtime_ns}" for p in srcs if os.path.exists(p))
         key = hexdigest(("\0".join(sorted(caps)) + "|" + stamp).encode())[:32]
         path = os.path.join(self.config.run_root, "seccomp", f"{key}.json")

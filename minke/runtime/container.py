@@ -777,7 +777,7 @@ def _setup_child_main(ch, bundle: str, container_id: str, cdir: str, console_soc
 
             spec = load_spec(bundle)
             if spec.linux.seccomp:
-                from minke.runtime.seccomp import compile_cached
+                from minke.runtime.seccomp_load import compile_cached
 
                 cache = os.path.join(os.path.dirname(cdir), SECCOMP_CACHE)
                 program = (compile_cached(spec.linux.seccomp, cache), list(spec.linux.seccomp.get("flags") or []))

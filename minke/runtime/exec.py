@@ -55,7 +55,7 @@ def exec_process(
     program = None
     if spec.linux.seccomp:
         from minke.runtime.container import SECCOMP_CACHE
-        from minke.runtime.seccomp import compile_cached
+        from minke.runtime.seccomp_load import compile_cached
 
         program = (compile_cached(spec.linux.seccomp, os.path.join(rt.root, SECCOMP_CACHE)),
                    list(spec.linux.seccomp.get("flags") or []))

@@ -154,7 +154,7 @@ def preload(spec: Spec, proc: Process, seccomp: bool) -> None:
     if proc.capabilities is not None:
         import minke.runtime.capabilities  # noqa: F401
     if seccomp:
-        import minke.runtime.seccomp  # noqa: F401
+        import minke.runtime.seccomp_load  # noqa: F401
     if spec.hooks.get("startContainer"):
         import minke.runtime.hooks  # noqa: F401
     import minke.errors  # noqa: F401
@@ -282,7 +282,7 @@ def finalize_process(proc: Process, sys: Syscalls, seccomp_program: tuple[bytes,
 
 
 def load_seccomp(program: tuple[bytes, list[str]]) -> None:
-    from minke.runtime.seccomp import load_seccomp as _load
+    from minke.runtime.seccomp_load import load_seccomp as _load
 
     _load(program[0], flags=program[1])
 

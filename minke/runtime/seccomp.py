@@ -29,12 +29,21 @@ conditions are tried in spec order before an unconditional rule.
 from __future__ import annotations
 
 import errno as _errno
-import os
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
-from minke.errors import InvalidArgument, PermissionDenied, Unsupported
+from minke.errors import InvalidArgument, Unsupported
+from minke.runtime.seccomp_load import (  # noqa: F401  (re-exported: the runtime's side)
+    BPF_MAXINSNS,
+    NATIVE_ARCH,
+    SECCOMP_FILTER_FLAGS,
+    LibcSeccompSyscalls,
+    compile_cached,
+    filter_flags,
+    load_seccomp,
+    native_arch,
+)
 from minke.runtime.seccomp_tables import TABLES, X32_SYSCALL_BIT
 
 # --- kernel ABI (linux/seccomp.h, linux/filter.h, linux/audit.h) --------------------------
@@ -50,16 +59,6 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_DATA = 0x0000FFFF
 MAX_ERRNO = 4095  # the kernel clamps SECCOMP_RET_ERRNO data to this
 
-SECCOMP_FILTER_FLAGS: dict[str, int] = {
-    "SECCOMP_FILTER_FLAG_TSYNC": 1,
-    "SECCOMP_FILTER_FLAG_LOG": 2,
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4,
-    "SECCOMP_FILTER_FLAG_NEW_LISTENER": 8,
-    "SECCOMP_FILTER_FLAG_TSYNC_ESRCH": 16,
-    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,
-}
-
-BPF_MAXINSNS = 4096
 
 # Classic BPF opcodes used here.
 BPF_LD_W_ABS = 0x20
@@ -94,15 +93,6 @@ OCI_ARCHES = frozenset(
     }
 )  # fmt: skip
 
-# Host machine names (uname -m, Go/OCI names) -> the native OCI architecture.
-NATIVE_ARCH = {
-    "x86_64": "SCMP_ARCH_X86_64",
-    "amd64": "SCMP_ARCH_X86_64",
-    "SCMP_ARCH_X86_64": "SCMP_ARCH_X86_64",
-    "aarch64": "SCMP_ARCH_AARCH64",
-    "arm64": "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_AARCH64": "SCMP_ARCH_AARCH64",
-}
 # Which other ABIs a native kernel can run, hence may appear in its seccomp_data.
 COMPAT_ARCHES = {
     "SCMP_ARCH_X86_64": ("SCMP_ARCH_X86", "SCMP_ARCH_X32"),
@@ -160,18 +150,6 @@ def action_value(action: str, errno_ret: int | None = None) -> int:
     if action == "SCMP_ACT_NOTIFY":
         raise Unsupported("seccomp action SCMP_ACT_NOTIFY is not supported by minke's runtime")
     raise InvalidArgument(f"unknown seccomp action {action!r}")
-
-
-def filter_flags(names: Iterable[str] | None) -> int:
-    """The seccomp(2) flag bits of OCI flag names."""
-    bits = 0
-    for name in names or ():
-        if name not in SECCOMP_FILTER_FLAGS:
-            raise InvalidArgument(f"unknown seccomp flag {name!r}")
-        if name == "SECCOMP_FILTER_FLAG_NEW_LISTENER":
-            raise Unsupported("seccomp flag SECCOMP_FILTER_FLAG_NEW_LISTENER is not supported")
-        bits |= SECCOMP_FILTER_FLAGS[name]
-    return bits
 
 
 # --- rules -----------------------------------------------------------------------------------
@@ -410,15 +388,6 @@ def _arch_block(
     code.put(BPF_RET_K, default)
 
 
-def native_arch(arch: str | None = None) -> str:
-    """The OCI name of the native architecture (host's by default)."""
-    machine = arch or os.uname().machine
-    try:
-        return NATIVE_ARCH[machine]
-    except KeyError:
-        raise Unsupported(f"seccomp is not supported on architecture {machine}") from None
-
-
 def filter_arches(linux_seccomp: Mapping[str, Any], arch: str | None = None) -> list[str]:
     """The architectures compiled into the filter: native first, then listed compat ABIs."""
     native = native_arch(arch)
@@ -523,22 +492,6 @@ class SeccompSyscalls(Protocol):
         ...
 
 
-class LibcSeccompSyscalls:
-    """SeccompSyscalls on the real kernel, through minke.runtime.libc."""
-
-    def seccomp_set_mode_filter(self, flags: int, program: bytes) -> int:
-        from minke.runtime import libc
-
-        buf, prog = libc.sock_fprog(program)  # buf must outlive the call
-        return int(libc.seccomp_set_mode_filter(flags, prog))
-
-    def prctl_set_seccomp_filter(self, program: bytes) -> None:
-        from minke.runtime import libc
-
-        buf, prog = libc.sock_fprog(program)
-        libc.prctl_set_seccomp_filter(prog)
-
-
 class RecordingSeccompSyscalls:
     """A fake SeccompSyscalls: records what would have been loaded."""
 
@@ -554,67 +507,6 @@ class RecordingSeccompSyscalls:
 
     def prctl_set_seccomp_filter(self, program: bytes) -> None:
         self.calls.append(("prctl", 0, program))
-
-
-def compile_cached(linux_seccomp: Mapping[str, Any], cache_dir: str) -> bytes:
-    """``compile_seccomp`` for the host's architecture through a cache of compiled
-    programs in ``cache_dir`` (in the runtime's state root: root's own, on tmpfs), keyed
-    by the profile as written, the architecture and this compiler's modules (their size
-    and mtime: an upgraded compiler misses).  Every container of an engine carries the
-    same default profile, whose compilation was ~8 ms of each create; a profile that does
-    not compile is never cached."""
-    from minke import fastjson
-    from minke.runtime import seccomp_tables
-    from minke.sha256 import hexdigest
-
-    stamp = [(st.st_size, st.st_mtime_ns) for st in (os.stat(__file__), os.stat(seccomp_tables.__file__))]
-    key = hexdigest(fastjson.dumps([linux_seccomp, native_arch(), stamp]).encode())
-    path = os.path.join(cache_dir, key)
-    try:
-        with open(path, "rb") as f:
-            program = f.read()
-        if program and len(program) % 8 == 0:  # whole struct sock_filter entries
-            return program
-    except (OSError, ValueError):
-        pass
-    program = compile_seccomp(linux_seccomp)
-    try:
-        os.makedirs(cache_dir, 0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(program)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # uncached: the next create compiles it again
-    return program
-
-
-def load_seccomp(program: bytes, *, flags: Sequence[str] = (), sys: SeccompSyscalls | None = None) -> None:
-    """Install a compiled filter on the calling thread (all threads with TSYNC).
-
-    The caller must have set no_new_privs or hold CAP_SYS_ADMIN (seccomp(2)); otherwise
-    PermissionDenied.  Falls back to prctl(PR_SET_SECCOMP) on kernels without seccomp(2)
-    when no flags are asked for.
-    """
-    if not program or len(program) % 8:
-        raise InvalidArgument("seccomp program must be a non-empty array of 8-byte instructions")
-    if len(program) // 8 > BPF_MAXINSNS:
-        raise InvalidArgument(f"seccomp program too large: {len(program) // 8} instructions")
-    bits = filter_flags(flags)
-    sys = sys or LibcSeccompSyscalls()
-    try:
-        try:
-            sys.seccomp_set_mode_filter(bits, program)
-        except OSError as e:
-            if e.errno != _errno.ENOSYS or bits:
-                raise
-            sys.prctl_set_seccomp_filter(program)
-    except OSError as e:
-        if e.errno == _errno.EACCES:
-            raise PermissionDenied("loading a seccomp filter needs no_new_privs or CAP_SYS_ADMIN") from None
-        if e.errno == _errno.EINVAL:
-            raise InvalidArgument(f"the kernel rejected the seccomp filter or its flags: {e.strerror}") from None
-        raise
 
 
 from minke.runtime.seccomp_default import default_profile  # noqa: E402  (re-export)

@@ -118,7 +118,7 @@ def default_profile(capabilities: Iterable[str] | None = None, *, arch: str | No
     default).
     """
     from minke.runtime.capabilities import DOCKER_DEFAULT_CAPS, validate_capabilities
-    from minke.runtime.seccomp import native_arch
+    from minke.runtime.seccomp_load import native_arch
 
     caps = set(DOCKER_DEFAULT_CAPS if capabilities is None else validate_capabilities({"bounding": list(capabilities)})["bounding"])
     native = native_arch(arch or os.uname().machine)

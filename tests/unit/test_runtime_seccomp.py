@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import random
 import struct
 
@@ -331,3 +332,26 @@ def test_compiled_programs_are_cached_per_profile(tmp_path, monkeypatch):
     with pytest.raises(InvalidArgument):
         sc.compile_cached({"defaultAction": "SCMP_ACT_NOPE"}, cache)
     assert len(__import__("os").listdir(cache)) == 2
+
+
+def test_a_cached_program_is_loaded_without_the_compiler(tmp_path):
+    # The set-up child of every create imports seccomp_load: the compiler (typing, struct,
+    # the syscall tables: ~25 ms of imports) only on a cache miss.
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (
+        "import sys\n"
+        "from minke.runtime.seccomp_load import compile_cached\n"
+        "profile = {'defaultAction': 'SCMP_ACT_ERRNO', 'syscalls': [{'names': ['read', 'write'],"
+        " 'action': 'SCMP_ACT_ALLOW'}]}\n"
+        f"program = compile_cached(profile, {str(tmp_path)!r})\n"
+        "print(len(program) % 8, sorted(m for m in ('typing', 're', 'struct', 'collections',"
+        " 'minke.runtime.seccomp', 'minke.runtime.seccomp_tables') if m in sys.modules))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=repo)
+    first = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "minke.runtime.seccomp" in first.stdout  # a miss compiles
+    again = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "0 []"
