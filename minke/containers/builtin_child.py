@@ -11,7 +11,7 @@ import sys
 from minke.containers.monitor import ABORTED, DEVNULL, _read_retry
 
 _WARM = ("minke.runtime.cli", "minke.runtime.container", "minke.runtime.spec", "minke.runtime.init",
-         "minke.runtime.rootfs", "minke.runtime.seccomp", "minke.runtime.capabilities", "minke.runtime.syscalls",
+         "minke.runtime.rootfs", "minke.runtime.seccomp_load", "minke.runtime.capabilities", "minke.runtime.syscalls",
          "minke.runtime.libc", "minke.runtime.cgroups", "minke.runtime.cgroups.v1", "minke.runtime.cgroups.v2")
 
 
@@ -24,6 +24,11 @@ def run_child(job_r: int, up_w: int, warm: bool) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         sys.argv[0] = "minke-runtime"
         if warm:
+            # A create is coming: the kernel's wait for the container's first cgroup
+            # move (minke.runtime.grace) passes while we import, not during the create.
+            from minke.runtime import grace
+
+            grace.hold()
             _warm_runtime()
         data = b""
         while not data.endswith(b"\0"):

@@ -9,12 +9,25 @@ thread that writes our own pid into the cgroup we are already in (a move to wher
 no effect); the container's cgroup is made after it (``container._EarlyCgroup``) and the
 init is moved in later still, when the grace period is over.
 
-``posix`` and ``_thread`` only: this runs before anything else is imported.
+A process that knows a ``create`` is coming but not yet when (the built-in runtime's
+child of a container's monitor, forked tens of milliseconds before its job) can ``hold()``
+the grace period open instead: a thread makes the own move at once and again every few
+milliseconds, so the kernel's state never goes back to idle (it does one grace period
+after the last writer) and the container's moves find no wait at all.  The hold ends
+when the create takes it (``restore()``), or after ``HOLD_SECONDS`` (a job that comes
+later than that starts its own grace period, as without a hold).
+
+``posix``, ``_thread`` and ``time`` only: this runs before anything else is imported.
 """
 
 import _thread
 import posix
 import sys
+import time
+
+# How often a hold moves us again: well under the shortest grace period seen here (7 ms).
+HOLD_INTERVAL = 0.003
+HOLD_SECONDS = 2.0
 
 
 def own_cgroup_move() -> None:
@@ -87,7 +100,49 @@ class Kick:
         sys.setswitchinterval(self._interval)
 
 
+class Hold(Kick):
+    """The own move made at once and repeated every ``HOLD_INTERVAL`` until ``restore()``
+    (or for ``HOLD_SECONDS``): ``wait()`` returns once the first move is done."""
+
+    def __init__(self) -> None:
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0002)
+        self._stop = False
+        first = _thread.allocate_lock()
+        first.acquire()
+
+        def run() -> None:
+            end = time.monotonic() + HOLD_SECONDS
+            try:
+                own_cgroup_move()
+            finally:
+                first.release()
+            while not self._stop and time.monotonic() < end:
+                time.sleep(HOLD_INTERVAL)
+                own_cgroup_move()
+
+        def wait() -> None:
+            first.acquire()
+            first.release()
+
+        self.wait = wait
+        _thread.start_new_thread(run, ())
+
+    def restore(self) -> None:
+        self._stop = True
+        super().restore()
+
+
 _pending: Kick | None = None
+
+
+def hold() -> Kick:
+    """Hold the grace period open for a create to come (see the module's docstring); the
+    create's ``start()``/``take()`` get the hold."""
+    global _pending
+    if _pending is None:
+        _pending = Hold()
+    return _pending
 
 
 def start() -> Kick:
