@@ -5,6 +5,9 @@ at once are normal.  So:
 
 - **WAL** journal: readers never block the writer nor the writer readers.  The mode is
   persistent in the file, so it is set once, when the store is created.
+- **synchronous NORMAL** (per connection): a commit appends to the WAL without an fsync;
+  the WAL is synced at checkpoints.  Consistent after any crash; a power loss may undo
+  the last commits (whose containers' leftovers the next commands reconcile).
 - **busy timeout** 30 s: a second writer waits for the first instead of failing at once.
 - **foreign keys** on (a per-connection setting in SQLite, so set on every open).
 - **migrations** from ``minke.store.schema.MIGRATIONS``, version kept in
@@ -69,17 +72,17 @@ class Database:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
-            # WAL with synchronous=NORMAL: a commit appends to the WAL without an fsync
-            # (the WAL is synced at each checkpoint).  The database stays consistent on
-            # any crash; a power loss may undo the last commits.  FULL (the default)
-            # cost every write ~1 ms, six to eight of them in a `run --rm`.
-            conn.execute("PRAGMA synchronous = NORMAL")
             try:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
             except sqlite3.DatabaseError as e:
                 if isinstance(e, sqlite3.OperationalError):
                     raise  # busy past the timeout, I/O error: not the file's fault
                 raise CorruptData(f"database {path} is corrupt: {e}") from None
+            # WAL with synchronous=NORMAL: a commit appends to the WAL without an fsync
+            # (the WAL is synced at each checkpoint).  The database stays consistent on
+            # any crash; a power loss may undo the last commits.  FULL (the default)
+            # cost every write ~1 ms, six to eight of them in a `run --rm`.
+            conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
             if version != len(MIGRATIONS):
                 self._migrate()

@@ -242,3 +242,11 @@ def test_concurrent_open_of_fresh_store_and_writes(tmp_path):
     counts = sorted(int(r[0].rsplit("-", 1)[1]) for r in d.query("SELECT id FROM images"))
     assert counts == list(range(nproc * 10))
     d.close()
+
+
+def test_commits_do_not_fsync_the_wal(tmp_path):
+    # WAL + synchronous=NORMAL (1): consistent on a crash, no fsync per commit.
+    db = Database(str(tmp_path / "minke.db"))
+    assert db.query_one("PRAGMA journal_mode")[0].lower() == "wal"
+    assert db.query_one("PRAGMA synchronous")[0] == 1
+    db.close()
