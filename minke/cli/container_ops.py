@@ -317,13 +317,7 @@ def setup_pause(p: argparse.ArgumentParser) -> None:
 
 
 def run_pause(ctx, args) -> int:
-    from minke.containers.exec import pause
-
-    def one(ref):
-        pause(ctx.engine.containers, ref)
-        ctx.out.write(ref + "\n")
-
-    return _each(ctx, args.containers, one)
+    return _freeze(ctx, args.containers, "pause")
 
 
 def setup_unpause(p: argparse.ArgumentParser) -> None:
@@ -332,13 +326,20 @@ def setup_unpause(p: argparse.ArgumentParser) -> None:
 
 
 def run_unpause(ctx, args) -> int:
-    from minke.containers.exec import unpause
+    return _freeze(ctx, args.containers, "unpause")
+
+
+def _freeze(ctx, refs: list[str], op: str) -> int:
+    """``pause`` or ``unpause`` (minke.containers.exec) each container, echoing its name."""
+    from minke.containers import exec as ops
+
+    fn = getattr(ops, op)
 
     def one(ref):
-        unpause(ctx.engine.containers, ref)
+        fn(ctx.engine.containers, ref)
         ctx.out.write(ref + "\n")
 
-    return _each(ctx, args.containers, one)
+    return _each(ctx, refs, one)
 
 
 # --- top ---------------------------------------------------------------------------------------------

@@ -140,13 +140,7 @@ def spawn(argv: list[str], *, stdin=None, stdout=None, stderr=None, capture: boo
         if capture:
             posix.close(err_w)
     text = read_all(err_r) if err_r is not None else ""
-    while True:
-        try:
-            _, status = posix.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    return Completed(posix.waitstatus_to_exitcode(status), text)
+    return Completed(posix.waitstatus_to_exitcode(posix.waitpid(pid, 0)[1]), text)
 
 
 ABORTED = 99  # BuiltinRun: no job came (the CLI failed before its go)
@@ -251,13 +245,8 @@ class BuiltinRun:
             if fd >= 0:
                 posix.close(fd)
         self._job_w = self._up_r = -1
-        while True:
-            try:
-                _, status = posix.waitpid(self.pid, 0)
-                break
-            except InterruptedError:
-                continue
-        code = posix.waitstatus_to_exitcode(status)
+        # (waitpid is retried on EINTR by Python itself: our SIGCHLD handler never raises.)
+        code = posix.waitstatus_to_exitcode(posix.waitpid(self.pid, 0)[1])
         if code == 0 or code == ABORTED:
             return -1, code
         if code > 100:

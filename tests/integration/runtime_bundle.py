@@ -75,6 +75,21 @@ def default_config(args: list[str], rootfs: str = "rootfs") -> dict:
     }  # fmt: skip
 
 
+def read_pty(master: int, until: bytes | None = None) -> bytes:
+    """What a pty master gives until the slave side is gone (EOF or EIO), or until
+    ``until`` has been read."""
+    out = b""
+    while until is None or until not in out:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def write_bundle(path: str, rootfs: str, config: dict) -> str:
     """A bundle dir whose config.json points at the (shared, read-only) ``rootfs``."""
     os.makedirs(path, exist_ok=True)

@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from runtime_bundle import RUNTIMES, Driver, default_config, make_rootfs, write_bundle
+from runtime_bundle import RUNTIMES, Driver, default_config, make_rootfs, read_pty, write_bundle
 
 pytestmark = [
     pytest.mark.root,
@@ -361,15 +361,7 @@ def test_run_terminal_without_console_socket(rt, tmp_path, rootfs):
         p = subprocess.Popen([rt.binary, "--root", rt.root, "run", "--bundle", b, rt.new_id()],
                              stdin=slave, stdout=slave, stderr=slave, preexec_fn=ctty)  # fmt: skip
         os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_pty(master)
         assert p.wait(timeout=20) == 0, out
         os.close(master)
         text = out.decode(errors="replace")

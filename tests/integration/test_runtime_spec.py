@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from runtime_bundle import RUNTIMES, Driver, default_config, make_rootfs, write_bundle
+from runtime_bundle import RUNTIMES, Driver, default_config, make_rootfs, read_pty, write_bundle
 
 pytestmark = [
     pytest.mark.root,
@@ -343,15 +343,7 @@ def test_terminal_over_console_socket(rt, tmp_path, rootfs):
     conn.close()
     srv.close()
     rt("start", cid)
-    out = b""
-    while b"done" not in out:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = read_pty(master, until=b"done")
     os.close(master)
     lines = out.decode().split("\r\n")
     assert lines[0].startswith("/dev/pts/") and lines[1] == "33 101", out
