@@ -564,3 +564,39 @@ def test_create_failure_leaves_nothing(v1_tree):
 
 def test_exports():
     assert cgroups.new_manager is new_manager and v1.V1Manager is V1Manager
+
+
+def test_cpuset_and_page_size_checks_match_the_grammar():
+    # Checked by hand (re's import was most of every create's resource check): held here
+    # to the regular expressions they replace, on generated strings.
+    import random
+    import re
+
+    from minke.runtime.cgroups.common import _is_cpuset, _is_page_size
+
+    rnd = random.Random(7)
+    cpuset = re.compile(r"^\s*\d+(-\d+)?(\s*,\s*\d+(-\d+)?)*\s*$")
+    for _ in range(30000):
+        s = "".join(rnd.choice("0123-, -,\t\n٣x") for _ in range(rnd.randint(1, 9)))
+        assert _is_cpuset(s) == bool(cpuset.match(s)), repr(s)
+    for s in ("0", "0-3", "0-1, 4", " 2 ,3-5 ", "0-1\n", "1 -3", "-1", "1,", "", "a"):
+        assert _is_cpuset(s) == bool(cpuset.match(s)), repr(s)
+    page = re.compile(r"\d+[KMG]B")
+    for _ in range(20000):
+        s = "".join(rnd.choice("0129KMGBb٣ ") for _ in range(rnd.randint(0, 6)))
+        assert _is_page_size(s) == bool(page.fullmatch(s)), repr(s)
+
+
+def test_checking_resources_does_not_import_re():
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = ("import sys\nfrom minke.runtime.cgroups.common import validate_resources\n"
+            "validate_resources({'devices': [{'allow': False, 'access': 'rwm'}], 'cpu': {'cpus': '0-1', 'shares': 512},"
+            " 'memory': {'limit': 1 << 30}, 'hugepageLimits': [{'pageSize': '2MB', 'limit': 0}]})\n"
+            "print('re' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-S", "-c", code], env=dict(os.environ, PYTHONPATH=repo),
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
