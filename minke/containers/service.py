@@ -396,9 +396,12 @@ class ContainerService:
             tty=bool(config.get("Tty")), open_stdin=bool(config.get("OpenStdin")),
             stop_signal=config.get("StopSignal") or None, stop_timeout=config.get("StopTimeout"),
         )
-        from minke.containers.health import for_container
+        if config.get("Healthcheck") or image_cfg.get("Healthcheck"):
+            from minke.containers.health import for_container  # ~1 ms of import: only for one
 
-        cfg = for_container(cfg, config.get("Healthcheck"), image_cfg.get("Healthcheck"))
+            cfg = for_container(cfg, config.get("Healthcheck"), image_cfg.get("Healthcheck"))
+        else:
+            cfg.pop("Healthcheck", None)  # what for_container leaves of none and none
         cfg["StdinOnce"] = bool(config.get("StdinOnce"))
         for k in ("AttachStdin", "AttachStdout", "AttachStderr"):
             cfg[k] = bool(config.get(k))
