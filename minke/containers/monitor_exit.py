@@ -138,11 +138,12 @@ def record_exit(cfg: dict, cid: str, code: int, oom: bool, started: float, resta
     """Write the exit into the row with sqlite3 alone (the engine is not needed on this
     path, and importing it would delay ``run``'s exit); return what the policy needs, or
     None when the row is gone."""
-    import sqlite3
+    from minke.store.sqlite import sqlite3
 
     conn = sqlite3.connect(cfg["db_path"], timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA synchronous = NORMAL")  # as the store's own connections
         conn.execute("BEGIN IMMEDIATE")
         # SQLite reads the JSON: Python's json would cost this path the import of re.
         row = conn.execute(

@@ -366,7 +366,8 @@ def _recv_tcp_msg(s) -> bytes:
 def db_lookup(db_path: str, network_id: str):
     """A ``lookup`` reading the network's endpoints from the database on each call."""
     import json
-    import sqlite3
+
+    from minke.store.sqlite import sqlite3
 
     def lookup() -> list[Entry]:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=2.0)

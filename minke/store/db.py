@@ -36,16 +36,11 @@ open a new one in the child.
 
 from __future__ import annotations
 
-try:
-    # The C module sqlite3 re-exports: the package adds only datetime adapters (which we
-    # never pass) and its import of datetime, ~5 ms of every command that opens the store.
-    import _sqlite3 as sqlite3
-except ImportError:  # an interpreter that only has the package
-    import sqlite3  # type: ignore[no-redef]
 from _thread import RLock  # threading's RLock is this one; threading's import is not needed
 
 from minke.errors import CorruptData, FailedPrecondition, Unavailable
 from minke.store.schema import MIGRATIONS
+from minke.store.sqlite import sqlite3  # the C module, without functools: see there
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing: for mypy only (its import costs a short command ~5 ms)
