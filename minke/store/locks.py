@@ -17,9 +17,12 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from types import TracebackType
 
 from minke.errors import FailedPrecondition, Unavailable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # types: for annotations only (~0.5 ms of import on every run)
+    from types import TracebackType
 
 # How long to sleep between non-blocking attempts when a timeout is given: short at first
 # (most locks are held for milliseconds), growing to bound the wake-ups on a long wait.
