@@ -400,14 +400,16 @@ def run_run(ctx, args) -> int:
         return 0
     held = []
 
-    def _lock_for_removal() -> None:
+    def _lock_for_removal() -> bool:
         # With the lock, tell the monitor we remove the container: it leaves without
-        # recording the exit (minke.containers.monitor_exit).
+        # recording the exit (minke.containers.monitor_exit).  The connection stays open:
+        # its end tells us the monitor is gone.
         try:
             held.append(svc._lock(c.id, timeout=0).acquire())
         except MinkeError:
-            return  # held by another (an `rm -f`): the monitor records, then we take turns
+            return False  # held by another (an `rm -f`): the monitor records, then we take turns
         session.say_removing()
+        return True
 
     code = _pump(ctx, svc, c, session, stdin="stdin" in streams, tty=args.tty,
                  sig_proxy=args.sig_proxy == "true" and not args.tty, detach_keys=_detach_keys(args.detach_keys),
@@ -418,7 +420,13 @@ def run_run(ctx, args) -> int:
         # monitor of an --rm container tells the exit code before it records the exit:
         # having heard it, the container has exited whatever its row says.
         if session.exit_code is not None:
-            svc.auto_remove(c.id, held=held[0] if held else None)
+            try:
+                svc.auto_remove(c.id, held=held[0] if held else None)
+            finally:
+                if held:
+                    # Told REMOVING, the monitor deletes the runtime's state and the
+                    # cgroups meanwhile, then leaves: gone too when we return.
+                    session.wait_closed(5.0)
             return code
         now = svc.find(c.id)
         if now is not None and not now.status.is_active:
@@ -463,7 +471,8 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
     ``on_detach()`` gives the exit code after the detach keys (default: a new line, 0, as
     ``run``); ``eof_closes_stdin``: the end of our stdin closes the container's (Docker's
     StdinOnce; ``attach`` to a ``run -di`` container leaves it open).  ``on_exit()`` is
-    called when the exit code comes, before the connection closes."""
+    called when the exit code comes, before the connection closes; when it returns True
+    the connection stays open, for the caller to close."""
     import _signal as signal  # without the enums of the signal module
     import select
 
@@ -525,6 +534,7 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
         poller.register(wake_r, select.POLLIN)
     matched = 0
     code = None
+    kept = False
     try:
         sock_fd = session.fileno()
         while code is None:
@@ -541,7 +551,7 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
                         if kind == EXIT:
                             code = session.exit_code = int(payload or b"0")
                             if on_exit is not None:
-                                on_exit()
+                                kept = bool(on_exit())
                         elif kind == STDERR:
                             _write(ctx.err, payload)
                         else:
@@ -580,7 +590,8 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
             import termios
 
             termios.tcsetattr(in_fd, termios.TCSADRAIN, old_term)
-        session.close()
+        if not kept:
+            session.close()
     return code
 
 

@@ -186,15 +186,16 @@ def restart_delay(restart_count: int) -> float:
 
 
 def hear_removing(mon: Monitor, wait: float) -> bool:
-    """Read what the clients told after the exit code until each has closed its end (or
-    ``wait`` seconds have passed), and drop them; True when one said REMOVING (a
-    `run --rm` that took the container's lock and removes it)."""
+    """Read what the clients told after the exit code until one said REMOVING (a `run
+    --rm` that took the container's lock and removes it: True), or each has closed its
+    end, or ``wait`` seconds have passed; and drop them.  The `run` waits for our end of
+    file once it has removed the container: we leave at once."""
     removing = False
     end = time.monotonic() + wait
     for conn in list(mon.clients):
         buf = b""
         try:
-            while (left := end - time.monotonic()) > 0:
+            while not removing and (left := end - time.monotonic()) > 0:
                 conn.settimeout(left)
                 data = conn.recv(65536)
                 if not data:
@@ -226,20 +227,23 @@ def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, star
     attached client hears the exit code before a --rm removal starts; the client removes
     the container itself too (whoever is first, under the container's lock)."""
     oom = oom_killed(mon.cfg)
-    delete_stopped(mon)
     told = bool(mon.cfg.get("auto_remove") and mon.clients)
     if told:
         # A foreground `run --rm` (or an attach to an --rm container): the container goes
         # once it has exited, so its CLI removes it as soon as it hears the code (Docker's
         # returns once it is gone), and says so; the monitor then has nothing to record
         # (sqlite's import and a commit, ~10 ms; a second writer beside the CLI's would
-        # cost it SQLite's busy sleeps).  --rm excludes restart policies.
+        # cost it SQLite's busy sleeps).  --rm excludes restart policies.  The runtime's
+        # state and the cgroups go while the CLI removes the rest (it waits for our end).
         _die_event(mon, code, oom, ran_for)
         mon.send_exit(code, keep=True)
+        delete_stopped(mon)
         if hear_removing(mon, 2.0):
             return None  # its client holds the container's lock and removes it all
         # No client removes it (killed, or an `attach` rather than a `run`; or an `rm -f`
         # holds the lock, and waits for us to leave): record and remove, as below.
+    else:
+        delete_stopped(mon)
     info = record_exit(mon.cfg, mon.id, code, oom, started, restart_count)
     if not told:
         _die_event(mon, code, oom, ran_for)

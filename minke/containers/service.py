@@ -1475,5 +1475,16 @@ class AttachSession:
             self._buf = self._buf[HEADER.size + n :]
         return out
 
+    def wait_closed(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) for the monitor to close its end, whatever
+        it still sends, then close ours."""
+        try:
+            self.sock.settimeout(timeout)
+            while self.sock.recv(65536):
+                pass
+        except OSError:  # the timeout too
+            pass
+        self.close()
+
     def close(self) -> None:
         self.sock.close()
