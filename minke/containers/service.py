@@ -798,6 +798,8 @@ class ContainerService:
 
                 read_until_eof(r, 10)
                 os.close(r)
+                if early is not None:
+                    early.reap()
                 self._network_down(c.id, c.host_config)
                 self._unmount(c.id)
                 raise
@@ -807,6 +809,8 @@ class ContainerService:
                 pass  # the monitor is gone: its report (none) below says so
             finally:
                 os.close(go_w)
+            if early is not None:
+                early.reap()
             session = None
             try:
                 line = _read_line(r)

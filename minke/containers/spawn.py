@@ -34,6 +34,23 @@ def is_builtin(runtime: str) -> bool:
 def spawn_monitor(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
     """Double fork + setsid: the monitor belongs to no terminal and is nobody's zombie.
     Returns the read end of its sync pipe; ``go_fd`` is the read end of the go pipe."""
+    r, pid = _spawn(rundir, cfg_path, go_fd, builtin)
+    reap(pid)
+    return r
+
+
+def reap(pid: int) -> None:
+    """Wait for the spawner's first child (it exits as soon as it has forked the
+    monitor-to-be)."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _spawn(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> tuple[int, int]:
+    # spawn_monitor without the wait for the first child: (sync pipe's read end, its pid
+    # for reap()).
     import sys
 
     r, w = os.pipe2(os.O_CLOEXEC)
@@ -101,8 +118,7 @@ def spawn_monitor(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> int:
         finally:
             os._exit(127)
     os.close(w)
-    os.waitpid(pid, 0)
-    return r
+    return r, pid
 
 
 def listen_unix(path: str) -> int:
@@ -136,14 +152,21 @@ def listen_unix(path: str) -> int:
 class EarlyMonitor:
     """A monitor started before its container was created (``spawn_early``)."""
 
-    def __init__(self, cid: str, sync_r: int, go_w: int, rundir: str) -> None:
+    def __init__(self, cid: str, sync_r: int, go_w: int, rundir: str, spawner: int = 0) -> None:
         self.id, self.sync_r, self.go_w, self._run_dir = cid, sync_r, go_w, rundir
+        self._spawner = spawner  # the first child, reaped by reap() (off run's way)
+
+    def reap(self) -> None:
+        if self._spawner:
+            reap(self._spawner)
+            self._spawner = 0
 
     def abort(self) -> None:
         """No container after all: the monitor leaves (the go pipe closes unsaid); once
         it is gone, its directory goes too."""
         from minke.rmtree import rmtree
 
+        self.reap()
         os.close(self.go_w)
         read_until_eof(self.sync_r, 10)
         os.close(self.sync_r)
@@ -159,7 +182,9 @@ def spawn_early(run_root: str, runtime: str) -> EarlyMonitor:
     os.makedirs(rundir, mode=0o700, exist_ok=True)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     try:
-        r = spawn_monitor(rundir, os.path.join(rundir, "monitor.conf"), go_r, is_builtin(runtime))
+        # The first child is reaped later (EarlyMonitor.reap): the wait for its exit was
+        # ~1-4 ms of the CLI's way to the container.
+        r, spawner = _spawn(rundir, os.path.join(rundir, "monitor.conf"), go_r, is_builtin(runtime))
     except BaseException:
         from minke.rmtree import rmtree
 
@@ -168,7 +193,7 @@ def spawn_early(run_root: str, runtime: str) -> EarlyMonitor:
         raise
     finally:
         os.close(go_r)
-    return EarlyMonitor(cid, r, go_w, rundir)
+    return EarlyMonitor(cid, r, go_w, rundir, spawner)
 
 
 def read_until_eof(fd: int, timeout: float) -> None:
