@@ -812,10 +812,19 @@ class ContainerService:
             if early is not None:
                 early.reap()
             session = None
+            if attach is not None and early is not None:
+                # Its monitor has listened since it was spawned: attach while it creates
+                # the container (it accepts once the container is created, before the
+                # start), rather than after its "created" (a round trip, ~1 ms).
+                try:
+                    session = AttachSession.connect(mcfg["attach_socket"], **attach)
+                except MinkeError:
+                    session = None  # not listening yet: after "created", as for a start
             try:
                 line = _read_line(r)
                 if line.startswith("created") and attach is not None:
-                    session = AttachSession.connect(mcfg["attach_socket"], **attach)
+                    if session is None:
+                        session = AttachSession.connect(mcfg["attach_socket"], **attach)
                     line = _read_line(r)
             finally:
                 os.close(r)
