@@ -6,7 +6,7 @@ teardown (every module's dict cleared, every object freed) costs a short command
 more.  The launcher runs ``minke.cli.main:main`` with ``-I -S`` (no site, no environment,
 no script directory on sys.path), puts the package's parent directory first and the
 venv's site-packages (httpx, pyroute2, zstandard...) after the standard library, as site
-would, and exits through ``exit_now``: at once when the command said nothing is left to
+would, and exits through ``launch`` (``exit_now(main())``): at once when the command said nothing is left to
 tear down (``minke build``), else by ``SystemExit``.  Same idea as
 ``minke.runtime.launcher`` for ``minke-runtime``.
 
@@ -26,8 +26,8 @@ def launcher_text(python: str, pkg_parent: str, site_dirs: list[str]) -> str:
             "import sys\n"
             f"sys.path.insert(0, {pkg_parent!r})\n"
             f"sys.path.extend({site_dirs!r})\n"
-            "from minke.cli.main import exit_now, main\n"
-            "exit_now(main())\n")
+            "from minke.cli.main import launch\n"
+            "launch()\n")
 
 
 def site_dirs() -> list[str]:

@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str]
             pass
         return 0
     finally:
-        if _exit_at_once:
+        if _exit_at_once and _launched:
             # Left open for exit_now to drop with the process: closing the store's last
             # connection checkpoints its WAL into the database (an fsync) and deletes it,
             # which the next command's first write then makes again, ~2 ms of each `run`.
@@ -416,7 +416,20 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None, err: IO[str]
 # Set by main() when the command that ran declared (``p.set_defaults(exit_at_once=True)``)
 # that it leaves nothing for the interpreter's teardown: no open files, no threads.
 _exit_at_once = False
-_left_open = None  # that command's Context, until the process ends (or the next main())
+_left_open = None  # that command's Context, until the process ends
+_launched = False  # set by launch(): nothing but os._exit follows main()
+
+
+def launch() -> NoReturn:
+    """The installed launcher's entry (minke.cli.launcher): ``exit_now(main())``, and
+    the leave to keep an exit-at-once command's store connection open to the end.  Only
+    here: in a process that goes on (a test, a library caller), such a connection would
+    be closed by the garbage collector some time later, in a fork too, where the numbers
+    of its file descriptors may belong to something else by then (a spawned monitor's
+    runtime child closes every fd it inherits, then makes its own pipes)."""
+    global _launched
+    _launched = True
+    exit_now(main())
 
 
 def exit_now(code: int) -> NoReturn:

@@ -17,7 +17,7 @@ def test_launcher_text_runs_without_site_and_puts_the_checkout_first() -> None:
     assert lines[0] == "#!/opt/x/bin/python -IS"
     assert "sys.path.insert(0, '/src')" in lines
     assert "sys.path.extend(['/opt/x/site'])" in lines
-    assert lines[-1] == "exit_now(main())"
+    assert lines[-1] == "launch()"
 
 
 def test_written_launcher_runs_commands_with_their_exit_codes(tmp_path) -> None:
