@@ -72,6 +72,14 @@ def _spawn(rundir: str, cfg_path: str, go_fd: int, builtin: bool) -> tuple[int, 
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         try:
+            # No cyclic garbage collection in this fork and the forks it makes (the
+            # runtime child, the container's set-up child): garbage our caller left (a
+            # test harness, a library caller) may hold file objects, whose finalizers
+            # would close fds of those numbers once closerange below has made them our
+            # own pipes.  Each fork either execs or exits soon.
+            import gc
+
+            gc.disable()
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
