@@ -386,9 +386,18 @@ def run_run(ctx, args) -> int:
         streams.add("stdin")
     attach = None if args.detach else {"stdin": "stdin" in streams, "stdout": "stdout" in streams,
                                        "stderr": "stderr" in streams}
+    sig_proxy = attach is not None and args.sig_proxy == "true" and not args.tty
+    if sig_proxy:
+        # From the start on, the signals go to the container: held until _pump forwards
+        # them (a SIGTERM right after the container started ended this CLI instead).
+        import _signal
+
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, _proxied_signals())
     try:
         session = svc.start(c.id, attach=attach, early=early)
     except BaseException:
+        if sig_proxy:
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, _proxied_signals())
         if args.rm:  # --rm takes a container whose start failed along, whatever failed
             try:
                 svc.remove(c.id, force=True, volumes=True)
@@ -412,7 +421,7 @@ def run_run(ctx, args) -> int:
         return True
 
     code = _pump(ctx, svc, c, session, stdin="stdin" in streams, tty=args.tty,
-                 sig_proxy=args.sig_proxy == "true" and not args.tty, detach_keys=_detach_keys(args.detach_keys),
+                 sig_proxy=sig_proxy, detach_keys=_detach_keys(args.detach_keys),
                  on_exit=_lock_for_removal if args.rm else None)
     if args.rm:
         # Docker's CLI returns once the container is gone; remove it here rather than
@@ -462,6 +471,12 @@ def _write(stream, data: bytes) -> None:
     else:
         stream.write(data.decode(errors="replace"))
         stream.flush()
+
+
+def _proxied_signals() -> tuple[int, ...]:
+    import _signal
+
+    return (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
 def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, detach_keys: bytes,
@@ -524,7 +539,7 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
             except MinkeError:
                 pass
 
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        for s in _proxied_signals():
             proxied.append((s, signal.signal(s, _forward)))
         # A handler runs between bytecodes: a signal that comes just before poll() is
         # entered would wait for the container's next output.  The C-level handler writes
@@ -532,6 +547,8 @@ def _pump(ctx, svc, c, session, *, stdin: bool, tty: bool, sig_proxy: bool, deta
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         poller.register(wake_r, select.POLLIN)
+        # What came while `run` started the container (it blocked them) is forwarded now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _proxied_signals())
     matched = 0
     code = None
     kept = False
