@@ -429,13 +429,14 @@ def run_run(ctx, args) -> int:
         # monitor of an --rm container tells the exit code before it records the exit:
         # having heard it, the container has exited whatever its row says.
         if session.exit_code is not None:
+            # Told REMOVING, the monitor deletes the runtime's state and the cgroups
+            # meanwhile, writes the die event and leaves: the destroy event follows it.
+            settle = (lambda: session.wait_closed(5.0)) if held else None
             try:
-                svc.auto_remove(c.id, held=held[0] if held else None)
+                svc.auto_remove(c.id, held=held[0] if held else None, settle=settle)
             finally:
                 if held:
-                    # Told REMOVING, the monitor deletes the runtime's state and the
-                    # cgroups meanwhile, then leaves: gone too when we return.
-                    session.wait_closed(5.0)
+                    session.wait_closed(5.0)  # gone too when we return (a no-op if settled)
             return code
         now = svc.find(c.id)
         if now is not None and not now.status.is_active:

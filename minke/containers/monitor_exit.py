@@ -188,8 +188,8 @@ def restart_delay(restart_count: int) -> float:
 def hear_removing(mon: Monitor, wait: float) -> bool:
     """Read what the clients told after the exit code until one said REMOVING (a `run
     --rm` that took the container's lock and removes it: True), or each has closed its
-    end, or ``wait`` seconds have passed; and drop them.  The `run` waits for our end of
-    file once it has removed the container: we leave at once."""
+    end, or ``wait`` seconds have passed.  The clients stay connected (the caller drops
+    them: the `run` waits for our end before its destroy event)."""
     removing = False
     end = time.monotonic() + wait
     for conn in list(mon.clients):
@@ -209,7 +209,6 @@ def hear_removing(mon: Monitor, wait: float) -> bool:
                     buf = buf[n:]
         except OSError:  # the timeout too
             pass
-        mon.drop_client(conn)
     return removing
 
 
@@ -235,10 +234,15 @@ def after_exit(mon: Monitor, code: int, restart_count: int, ran_for: float, star
         # (sqlite's import and a commit, ~10 ms; a second writer beside the CLI's would
         # cost it SQLite's busy sleeps).  --rm excludes restart policies.  The runtime's
         # state and the cgroups go while the CLI removes the rest (it waits for our end).
-        _die_event(mon, code, oom, ran_for)
         mon.send_exit(code, keep=True)
         delete_stopped(mon)
-        if hear_removing(mon, 2.0):
+        removing = hear_removing(mon, 2.0)
+        # The die event once its client has said REMOVING (or left): a `run` writes its
+        # start event before it hears the code, and its destroy event once we are gone.
+        _die_event(mon, code, oom, ran_for)
+        for conn in list(mon.clients):
+            mon.drop_client(conn)
+        if removing:
             return None  # its client holds the container's lock and removes it all
         # No client removes it (killed, or an `attach` rather than a `run`; or an `rm -f`
         # holds the lock, and waits for us to leave): record and remove, as below.

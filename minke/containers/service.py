@@ -872,20 +872,21 @@ class ContainerService:
         row = self.db.query_one("SELECT status FROM containers WHERE id = ?", (cid,))
         return Status(row["status"]) if row else None
 
-    def auto_remove(self, cid: str, held: Any = None) -> None:
+    def auto_remove(self, cid: str, held: Any = None, settle: Any = None) -> None:
         """--rm after the exit, by the monitor or by the CLI of a foreground ``run --rm``
         that heard the exit code (both may try: they take turns under the lock, and
         the second finds nothing).  The monitor tells that CLI the code before it
         records the exit, so the row may still say running: the init is gone and the
         runtime's state deleted by then, nothing is left to stop.  ``held``: the
-        container's lock, already taken (released here)."""
+        container's lock, already taken (released here); ``settle()``: called before the
+        destroy event (a `run` waits there for the monitor, which writes the die event)."""
         lock = held if held is not None else self._lock(cid).acquire()
         try:
             row = self.db.query_one("SELECT host_config FROM containers WHERE id = ?", (cid,))
             if row is not None:
                 hc = json.loads(row["host_config"])
                 self._network_down(cid, hc)
-                self._remove_files(cid)
+                self._remove_files(cid, settle)
                 # Docker's --rm takes the anonymous volumes along.
                 self._remove_volumes(hc)
         finally:
@@ -1112,8 +1113,9 @@ class ContainerService:
             time.sleep(0.01)
         return True
 
-    def _remove_files(self, cid: str) -> None:
-        """Idempotent: unmount, drop the snapshot, the dirs and the row."""
+    def _remove_files(self, cid: str, settle: Any = None) -> None:
+        """Idempotent: unmount, drop the snapshot, the dirs and the row; ``settle()``
+        before the destroy event."""
         self._unmount(cid)
         try:
             self.snapshots.remove(cid)
@@ -1128,6 +1130,8 @@ class ContainerService:
         rmtree(self.run_dir(cid), ignore_errors=True)
         row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
         if self.db.execute("DELETE FROM containers WHERE id = ?", (cid,)).rowcount and row is not None:
+            if settle is not None:
+                settle()
             self._event("destroy", Container.from_row(row))  # once, by whoever removed the row
 
     def prune(self, until: float | None = None, labels: list[str] | None = None) -> tuple[list[str], int]:
