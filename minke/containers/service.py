@@ -780,6 +780,7 @@ class ContainerService:
             self._update(c.id, stopped_by_user=0)
             if early is not None:
                 r, go_w = early.sync_r, early.go_w
+                early.reap()  # its first child exited long ago (run created the container since)
             else:
                 from minke.containers.spawn import spawn_monitor
 
@@ -798,8 +799,6 @@ class ContainerService:
 
                 read_until_eof(r, 10)
                 os.close(r)
-                if early is not None:
-                    early.reap()
                 self._network_down(c.id, c.host_config)
                 self._unmount(c.id)
                 raise
@@ -809,8 +808,6 @@ class ContainerService:
                 pass  # the monitor is gone: its report (none) below says so
             finally:
                 os.close(go_w)
-            if early is not None:
-                early.reap()
             session = None
             if attach is not None and early is not None:
                 # Its monitor has listened since it was spawned: attach while it creates
@@ -876,8 +873,9 @@ class ContainerService:
         """--rm after the exit, by the monitor or by the CLI of a foreground ``run --rm``
         that heard the exit code (both may try: they take turns under the lock, and
         the second finds nothing).  The monitor tells that CLI the code before it
-        records the exit, so the row may still say running: the init is gone and the
-        runtime's state deleted by then, nothing is left to stop.  ``held``: the
+        records the exit, so the row may still say running: the init is gone by then,
+        nothing is left to stop (the monitor deletes the runtime's state and cgroups
+        meanwhile; the CLI waits for it through ``settle``).  ``held``: the
         container's lock, already taken (released here); ``settle()``: called before the
         destroy event (a `run` waits there for the monitor, which writes the die event)."""
         lock = held if held is not None else self._lock(cid).acquire()

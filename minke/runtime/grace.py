@@ -94,7 +94,11 @@ class Kick:
     def __init__(self) -> None:
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0002)
-        self.wait = in_thread(own_cgroup_move)
+        self.wait = self._start()
+
+    def _start(self):
+        """Start the thread; its wait()."""
+        return in_thread(own_cgroup_move)
 
     def restore(self) -> None:
         sys.setswitchinterval(self._interval)
@@ -104,10 +108,9 @@ class Hold(Kick):
     """The own move made at once and repeated every ``HOLD_INTERVAL`` until ``restore()``
     (or for ``HOLD_SECONDS``): ``wait()`` returns once the first move is done."""
 
-    def __init__(self) -> None:
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.0002)
-        self._stop = False
+    _stop = False
+
+    def _start(self):
         first = _thread.allocate_lock()
         first.acquire()
 
@@ -125,8 +128,8 @@ class Hold(Kick):
             first.acquire()
             first.release()
 
-        self.wait = wait
         _thread.start_new_thread(run, ())
+        return wait
 
     def restore(self) -> None:
         self._stop = True
