@@ -188,28 +188,40 @@ def restart_delay(restart_count: int) -> float:
 def hear_removing(mon: Monitor, wait: float) -> bool:
     """Read what the clients told after the exit code until one said REMOVING (a `run
     --rm` that took the container's lock and removes it: True), or each has closed its
-    end, or ``wait`` seconds have passed.  The clients stay connected (the caller drops
-    them: the `run` waits for our end before its destroy event)."""
-    removing = False
+    end, or ``wait`` seconds have passed.  All clients at once: an `attach` that neither
+    speaks nor leaves must not hold up the `run` beside it.  The clients stay connected
+    (the caller drops them: the `run` waits for our end before its destroy event)."""
+    import select
+
     end = time.monotonic() + wait
-    for conn in list(mon.clients):
-        buf = b""
-        try:
-            while not removing and (left := end - time.monotonic()) > 0:
-                conn.settimeout(left)
+    pending = {conn.fileno(): [conn, b""] for conn in mon.clients}
+    poller = select.poll()
+    for fd in pending:
+        poller.register(fd, select.POLLIN)
+    while pending and (left := end - time.monotonic()) > 0:
+        for fd, _ in poller.poll(left * 1000):
+            conn, buf = pending[fd]
+            try:
+                conn.setblocking(False)
                 data = conn.recv(65536)
-                if not data:
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                poller.unregister(fd)
+                del pending[fd]
+                continue
+            buf += data
+            while len(buf) >= HEADER_SIZE:  # whole frames; only REMOVING matters now
+                n = HEADER_SIZE + int.from_bytes(buf[4:8], "big")
+                if len(buf) < n:
                     break
-                buf += data
-                while len(buf) >= HEADER_SIZE:  # whole frames; only REMOVING matters now
-                    n = HEADER_SIZE + int.from_bytes(buf[4:8], "big")
-                    if len(buf) < n:
-                        break
-                    removing = removing or buf[0] == REMOVING
-                    buf = buf[n:]
-        except OSError:  # the timeout too
-            pass
-    return removing
+                if buf[0] == REMOVING:
+                    return True
+                buf = buf[n:]
+            pending[fd][1] = buf
+    return False
 
 
 def _die_event(mon: Monitor, code: int, oom: bool, ran_for: float) -> None:
