@@ -741,6 +741,9 @@ class ContainerService:
         with open(tmp, "w") as f:
             json.dump(profile, f)
         os.replace(tmp, path)
+        from minke.runtime.seccomp_load import prune_cache
+
+        prune_cache(os.path.dirname(path))
         return profile
 
     def start(self, ref: str, *, attach: dict | None = None, early: EarlyMonitor | None = None) -> Any:

@@ -102,9 +102,33 @@ def compile_cached(linux_seccomp: Mapping[str, Any], cache_dir: str) -> bytes:
             with open(tmp, "wb") as f:
                 f.write(program)
             os.replace(tmp, path)
+            prune_cache(cache_dir)
         except OSError:
             pass  # uncached: the next create compiles it again
     return program
+
+
+CACHE_ENTRIES = 64
+
+
+def prune_cache(cache_dir: str) -> None:
+    """Keep the ``CACHE_ENTRIES`` newest files of a seccomp cache (this one, and the engine's of
+    default profiles): called after a miss wrote one, so a cache that each new profile
+    or upgrade adds to stays bounded.  An entry pruned while in use is just missed:
+    compiled and written again."""
+    try:
+        with os.scandir(cache_dir) as it:
+            entries = [(e.stat(follow_symlinks=False).st_mtime_ns, e.path) for e in it if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return
+    if len(entries) <= CACHE_ENTRIES:
+        return
+    entries.sort()
+    for _, path in entries[: len(entries) - CACHE_ENTRIES]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass  # gone already (another create pruned it)
 
 
 class LibcSeccompSyscalls:

@@ -210,3 +210,17 @@ def test_default_seccomp_cached_per_caps(svc):
     assert svc._default_seccomp(list(reversed(caps))) == first  # same key, read back
     svc._default_seccomp(caps + ["CAP_SYS_ADMIN"])
     assert len(os.listdir(os.path.join(svc.config.run_root, "seccomp"))) == 2
+
+
+
+def test_default_seccomp_cache_stays_bounded(svc, monkeypatch):
+    from minke.runtime import seccomp_load
+
+    monkeypatch.setattr(seccomp_load, "CACHE_ENTRIES", 2)
+    for extra in ("CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE"):
+        svc._default_seccomp(["CAP_CHOWN", extra])
+    cached = os.listdir(os.path.join(svc.config.run_root, "seccomp"))
+    assert len(cached) == 2
+    # The newest is among them: read back, not built again.
+    monkeypatch.setattr("minke.runtime.seccomp.default_profile", lambda *_a: pytest.fail("built despite the cache"))
+    assert svc._default_seccomp(["CAP_CHOWN", "CAP_SYS_PTRACE"])["defaultAction"]

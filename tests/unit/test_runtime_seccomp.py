@@ -355,3 +355,23 @@ def test_a_cached_program_is_loaded_without_the_compiler(tmp_path):
     assert "minke.runtime.seccomp" in first.stdout  # a miss compiles
     again = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=True)
     assert again.stdout.strip() == "0 []"
+
+
+def test_the_cache_keeps_its_newest_entries_only(tmp_path, monkeypatch):
+    import os
+
+    from minke.runtime import seccomp_load
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for i in range(5):  # older entries (another profile each, or an older compiler's)
+        p = cache / f"old{i}"
+        p.write_bytes(b"\0" * 8)
+        os.utime(p, ns=(i * 10**9, i * 10**9))
+    monkeypatch.setattr(seccomp_load, "CACHE_ENTRIES", 3)
+    profile = sc.default_profile(["CAP_CHOWN"])
+    first = sc.compile_cached(profile, str(cache))
+    # The entry just written and the two newest of the old ones stay.
+    assert len(os.listdir(cache)) == 3
+    assert {"old3", "old4"} < set(os.listdir(cache))
+    assert sc.compile_cached(profile, str(cache)) == first
