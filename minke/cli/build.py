@@ -7,14 +7,12 @@ import sys
 from minke.errors import InvalidArgument
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # argparse and typing: for mypy only (fast_args parses without them)
+if TYPE_CHECKING:  # argparse and typing: for mypy only (minke.cli.fastargs parses without them)
     import argparse
     from typing import Any
 
 
 def setup_build(p: argparse.ArgumentParser) -> None:
-    import argparse
-
     p.add_argument("context", metavar="PATH|-", help="build context directory, or - for a tar on stdin")
     p.add_argument("-t", "--tag", action="append", default=[], help="name and optionally a tag (name:tag)")
     p.add_argument("-f", "--file", default=None, help="name of the Dockerfile (default: PATH/Dockerfile)")
@@ -28,7 +26,7 @@ def setup_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iidfile", default=None, help="write the image ID to the file")
     p.add_argument("--network", default="default", help="networking mode for the RUN instructions")
     p.add_argument("--platform", default=None, help="set target platform for build (only the host's)")
-    p.add_argument("--runtime", default="runc", help=argparse.SUPPRESS)
+    p.add_argument("--runtime", default="runc", help="==SUPPRESS==")  # argparse.SUPPRESS
     p.add_argument("--pull", action="store_true", help="always attempt to pull a newer version of the image")
     p.add_argument("--secret", action="append", default=[],
                    help="secret to expose to the build: id=ID[,src=PATH|,env=VAR]")
@@ -36,73 +34,6 @@ def setup_build(p: argparse.ArgumentParser) -> None:
                    help="SSH agent socket to expose to the build: default|ID[=SOCKET]")
     # Nothing is left open when a build returns: the launcher may skip the teardown.
     p.set_defaults(func=run_build, exit_at_once=True)
-
-
-# fast_args: build's options as setup_build declares them (keep the two in step; a unit
-# test compares their results).  Option -> (attribute, takes a value, appends).
-_OPTIONS: dict[str, tuple[str, bool, bool]] = {
-    "-t": ("tag", True, True), "--tag": ("tag", True, True),
-    "-f": ("file", True, False), "--file": ("file", True, False),
-    "--build-arg": ("build_arg", True, True), "--target": ("target", True, False),
-    "--no-cache": ("no_cache", False, False), "--label": ("label", True, True),
-    "--progress": ("progress", True, False), "-q": ("quiet", False, False),
-    "--quiet": ("quiet", False, False), "--iidfile": ("iidfile", True, False),
-    "--network": ("network", True, False), "--platform": ("platform", True, False),
-    "--runtime": ("runtime", True, False), "--pull": ("pull", False, False),
-    "--secret": ("secret", True, True), "--ssh": ("ssh", True, True),
-}
-_PROGRESS = ("auto", "plain", "quiet", "tty")
-
-
-class _Args:
-    """argparse's Namespace without argparse."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.__dict__.update(kwargs)
-
-
-def fast_args(rest: list[str]) -> Any:
-    """What ``setup_build``'s parser returns for ``rest``, when every word is in a plain
-    form (``--opt VALUE``, ``--opt=VALUE``, ``-t VALUE``, a flag, one context path), else
-    None: argparse then parses it (help, usage errors, abbreviations, ``-qt x``)."""
-    values: dict[str, Any] = {
-        "tag": [], "file": None, "build_arg": [], "target": None, "no_cache": False,
-        "label": [], "progress": "auto", "quiet": False, "iidfile": None,
-        "network": "default", "platform": None, "runtime": "runc", "pull": False,
-        "secret": [], "ssh": [],
-    }
-    context = None
-    i = 0
-    while i < len(rest):
-        word = rest[i]
-        i += 1
-        if word == "-" or not word.startswith("-"):
-            if context is not None:
-                return None
-            context = word
-            continue
-        opt, eq, value = word.partition("=")
-        spec = _OPTIONS.get(opt)
-        if spec is None or (eq and (not spec[1] or opt[1] != "-")):
-            return None
-        attr, takes_value, appends = spec
-        if not takes_value:
-            values[attr] = True
-            continue
-        if not eq:
-            if i >= len(rest) or rest[i].startswith("-"):
-                return None
-            value = rest[i]
-            i += 1
-        if attr == "progress" and value not in _PROGRESS:
-            return None
-        if appends:
-            values[attr].append(value)
-        else:
-            values[attr] = value
-    if context is None:
-        return None
-    return _Args(context=context, **values, func=run_build, exit_at_once=True)
 
 
 def _pairs(items: list[str], what: str, env_fallback: bool) -> dict[str, str]:

@@ -7,11 +7,14 @@ cannot run / is not found).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from minke.errors import MinkeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse and typing cost a short command ~10 ms
+    import argparse
 
 
 def _daemon_error(ctx, e: MinkeError) -> int:
@@ -43,7 +46,7 @@ def setup_exec(p: argparse.ArgumentParser) -> None:
     p.add_argument("--privileged", action="store_true", help="give extended privileges to the command")
     p.add_argument("--detach-keys", default="", help="override the key sequence for detaching a container")
     p.add_argument("container")
-    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.add_argument("cmd", nargs="...")
     p.set_defaults(func=run_exec)
 
 
@@ -347,7 +350,7 @@ def _freeze(ctx, refs: list[str], op: str) -> int:
 
 def setup_top(p: argparse.ArgumentParser) -> None:
     p.add_argument("container")
-    p.add_argument("ps_args", nargs=argparse.REMAINDER)
+    p.add_argument("ps_args", nargs="...")
     p.set_defaults(func=run_top)
 
 

@@ -340,13 +340,6 @@ def setup_create(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_create, error_exit=125, exit_at_once=True)
 
 
-def fast_create(argv: list[str]):
-    """``create``'s arguments without argparse (minke.cli.fastargs), or None."""
-    from minke.cli.fastargs import parse
-
-    return parse(setup_create, argv)
-
-
 def run_create(ctx, args) -> int:
     c = _create(ctx, args)
     ctx.out.write(c.id + "\n")
@@ -360,13 +353,6 @@ def setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detach-keys", default="ctrl-p,ctrl-q", help="override the key sequence for detaching a container")
     p.add_argument("-a", "--attach", action="append", default=[], help="attach to STDIN, STDOUT or STDERR")
     p.set_defaults(func=run_run, error_exit=125, exit_at_once=True)
-
-
-def fast_run(argv: list[str]):
-    """``run``'s arguments without argparse (minke.cli.fastargs), or None."""
-    from minke.cli.fastargs import parse
-
-    return parse(setup_run, argv)
 
 
 def run_run(ctx, args) -> int:

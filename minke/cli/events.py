@@ -7,10 +7,12 @@ when it is past).  SIGTERM or Ctrl-C ends the stream with exit status 0.
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
 from minke.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse and typing cost a short command ~10 ms
+    import argparse
+    from typing import Any
 
 
 def setup_events(p: argparse.ArgumentParser) -> None:

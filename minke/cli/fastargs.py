@@ -18,6 +18,7 @@ from __future__ import annotations
 REMAINDER = "..."  # argparse.REMAINDER
 
 _ACTIONS = (None, "store", "store_true", "store_false", "append")
+_VARIADIC = ("?", "*", "+")  # a last positional's nargs: argparse's ZERO_OR_ONE, ...
 
 
 class _Unsupported(Exception):
@@ -44,7 +45,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.options: dict[str, _Option] = {}
-        self.positionals: list[tuple[str, object]] = []
+        self.positionals: list[tuple[str, object, object]] = []  # (dest, nargs, default)
         self.defaults: dict[str, object] = {}
         self.conflict_handler = "error"
         self._optionals = self  # setup functions set its conflict_handler too
@@ -54,9 +55,13 @@ class Recorder:
         if unknown or action not in _ACTIONS:
             raise _Unsupported(names)
         if not names[0].startswith("-"):
-            if nargs not in (None, REMAINDER) or len(names) != 1:
+            if nargs not in (None, REMAINDER, "?", "*", "+") or len(names) != 1 or type is not None or choices:
                 raise _Unsupported(names)
-            self.positionals.append((names[0], nargs))
+            if self.positionals and self.positionals[-1][1] in _VARIADIC + (REMAINDER,):
+                raise _Unsupported(names)  # only the last positional may take a varying number
+            if nargs in _VARIADIC and any(n == REMAINDER for _, n, _d in self.positionals):
+                raise _Unsupported(names)
+            self.positionals.append((dest or names[0], nargs, default))
             return
         if nargs is not None:
             raise _Unsupported(names)
@@ -112,8 +117,11 @@ def _parse(rec: Recorder, argv: list[str]) -> Args:
             values[opt.dest] = list(opt.default) if isinstance(opt.default, list) else opt.default
     pos_values: list[str] = []
     remainder: list[str] | None = None
-    has_remainder = any(n == REMAINDER for _, n in rec.positionals)
-    n_plain = sum(1 for _, n in rec.positionals if n is None)
+    has_remainder = any(n == REMAINDER for _, n, _d in rec.positionals)
+    variadic = rec.positionals[-1][1] if rec.positionals and rec.positionals[-1][1] in _VARIADIC else None
+    n_plain = sum(1 for _, n, _d in rec.positionals if n is None)
+    runs = 0  # stretches of positionals, told apart by options between them
+    after_positional = False
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -123,6 +131,10 @@ def _parse(rec: Recorder, argv: list[str]) -> Args:
             break
         if a == "--":
             rest = argv[i + 1:]
+            if rest and not after_positional:
+                runs += 1
+            if variadic and runs > 1:
+                raise _Unsupported(argv)
             if has_remainder and len(pos_values) + len(rest) >= n_plain:
                 need = n_plain - len(pos_values)
                 pos_values += rest[:need]
@@ -145,6 +157,7 @@ def _parse(rec: Recorder, argv: list[str]) -> Args:
                 raise _Unsupported(a)
             else:
                 values[opt.dest] = opt.action == "store_true"
+            after_positional = False
             i += 1
             continue
         if a.startswith("-") and len(a) > 1 and not _is_negative_number(a):
@@ -167,16 +180,30 @@ def _parse(rec: Recorder, argv: list[str]) -> Args:
                     break
                 values[opt.dest] = opt.action == "store_true"
                 j += 1
+            after_positional = False
             i += 1
             continue
+        if not after_positional:
+            runs += 1
+        if variadic and runs > 1:
+            # argparse matches the positionals stretch by stretch, and a variadic one may
+            # take none of a first stretch (bpo-15112): its business.
+            raise _Unsupported(argv)
+        after_positional = True
         pos_values.append(a)
         i += 1
-    if len(pos_values) < n_plain or (len(pos_values) > n_plain and not has_remainder):
+    extra = len(pos_values) - n_plain  # beyond the plain positionals
+    if extra < 0 or (extra > 1 if variadic == "?" else extra == 0 if variadic == "+"
+                     else extra > 0 and variadic != "*" and not has_remainder):
         raise _Unsupported(argv)
     k = 0
-    for name, nargs in rec.positionals:
+    for name, nargs, default in rec.positionals:
         if nargs == REMAINDER:
             values[name] = remainder if remainder is not None else pos_values[k:]
+        elif nargs == "?":
+            values[name] = pos_values[k] if extra else default
+        elif nargs in ("*", "+"):
+            values[name] = pos_values[k:] if extra or default is None else default
         else:
             values[name] = pos_values[k]
             k += 1

@@ -40,11 +40,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping  # isinstance checks; loaded with os already
 from enum import Enum  # already loaded by re: costs nothing
-from typing import Any
 
 from minke.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse and typing cost a short command ~10 ms
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
 
 __all__ = [
     "Template",

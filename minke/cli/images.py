@@ -7,14 +7,17 @@ for each that failed and exit 1 at the end, as the Docker CLI does.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-from typing import Any
 
 from minke.errors import InvalidArgument, MinkeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse and typing cost a short command ~10 ms
+    import argparse
+    from typing import Any
 
 
 def _bool_flag(value: str) -> bool:
@@ -23,6 +26,8 @@ def _bool_flag(value: str) -> bool:
         return True
     if v in ("false", "0", "f", "no"):
         return False
+    import argparse  # only argparse calls this: minke.cli.fastargs reads no typed options but ints
+
     raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
 
 

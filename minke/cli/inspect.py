@@ -3,10 +3,12 @@ looked up as a container first, then as an image, unless ``--type`` says which."
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
 from minke.errors import MinkeError, NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse and typing cost a short command ~10 ms
+    import argparse
+    from typing import Any
 
 
 def setup_inspect(p: argparse.ArgumentParser) -> None:

@@ -32,14 +32,9 @@ if TYPE_CHECKING:  # typing and argparse cost a build ~10 ms of import: for mypy
 
 Entry = tuple[str, str, str]
 
-# Commands whose module parses their common argument forms without argparse (argparse with
-# gettext and locale, and the parsers it builds, cost a short command ~8 ms): name ->
-# (module, function(rest) -> the handler's args, or None for argparse to parse them).
-FAST: dict[str, tuple[str, str]] = {
-    "build": ("minke.cli.build", "fast_args"),
-    "run": ("minke.cli.containers", "fast_run"),
-    "create": ("minke.cli.containers", "fast_create"),
-}
+# Every command's plain argument forms are parsed without argparse (argparse with re,
+# gettext and locale, and the parser it builds, cost a short command ~10 ms), from the
+# command's own setup function: minke.cli.fastargs.
 
 # name -> (module, setup function, help).  Aliases point at the same setup function.
 COMMANDS: dict[str, Entry] = {
@@ -307,7 +302,7 @@ class _Namespace:
 
 def _fast_parse(argv: list[str]) -> tuple[Any, Any] | None:
     """The global options and the command's args as argparse would give them, for a
-    command in ``FAST`` written in the plain forms (``--root DIR`` or ``--root=DIR``, then
+    command written in the plain forms (``--root DIR`` or ``--root=DIR``, then
     the command); None for anything else, which argparse then parses (help, errors,
     abbreviations, other commands)."""
     values: dict[str, str | None] = {"root": None, "run_root": None, "log_level": None}
@@ -324,13 +319,19 @@ def _fast_parse(argv: list[str]) -> tuple[Any, Any] | None:
             value = argv[i]
         values[key] = value
         i += 1
-    if i >= len(argv) or argv[i] not in FAST:
+    if i >= len(argv) or values["log_level"] is not None and values["log_level"] not in _LOG_LEVELS:
         return None
-    if values["log_level"] is not None and values["log_level"] not in _LOG_LEVELS:
+    command, rest = argv[i], argv[i + 1:]
+    entry = COMMANDS.get(command)
+    if entry is None and command in GROUPS and rest:
+        entry = GROUPS[command][1].get(rest[0])
+        rest = rest[1:]
+    if entry is None:
         return None
-    module_name, func_name = FAST[argv[i]]
-    __import__(module_name)  # not importlib.import_module: importlib imports warnings
-    args = getattr(sys.modules[module_name], func_name)(argv[i + 1:])
+    from minke.cli.fastargs import parse
+
+    __import__(entry[0])  # not importlib.import_module: importlib imports warnings
+    args = parse(getattr(sys.modules[entry[0]], entry[1]), rest)
     if args is None:
         return None
     g = _Namespace(help=False, version=False, command=argv[i], rest=argv[i + 1:], **values)

@@ -3,11 +3,14 @@ and output)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-from typing import Any
 
 from minke.errors import InvalidArgument, MinkeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse and typing cost a short command ~10 ms
+    import argparse
+    from typing import Any
 
 
 def emit_rows(ctx: Any, fmt: str | None, rows: list[dict[str, Any]], columns: list[str], headers: dict[str, str]) -> None:

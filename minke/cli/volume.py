@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
 from minke.cli.network import each, emit_rows, filters, key_values, write_inspect
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse and typing cost a short command ~10 ms
+    import argparse
+    from typing import Any
 
 
 def setup_create(p: argparse.ArgumentParser) -> None:

@@ -1,11 +1,12 @@
-"""``minke build``'s argument fast path (cli.build.fast_args, cli.main._fast_parse) gives
-what argparse gives, and hands everything else to argparse."""
+"""``minke build``'s arguments on the fast path (minke.cli.fastargs from setup_build,
+cli.main._fast_parse) are what argparse gives; everything else is argparse's."""
 
 from __future__ import annotations
 
 import pytest
 
 from minke.cli import build as cli_build
+from minke.cli import fastargs
 from minke.cli import main as cli_main
 
 
@@ -26,9 +27,12 @@ def _argparse(rest: list[str]) -> dict[str, object]:
     ["--quiet", "--progress=quiet", "--platform", "linux/amd64", "--runtime", "crun", "."],
     ["--secret", "id=a,src=/x", "--secret=id=b", "--ssh", "default", "--ssh=k=/s", "."],
     ["", "--network=host"],
+    ["-qt", "x", "."],
+    ["-t=x", "."],
+    ["--", "."],
 ])
 def test_fast_args_are_argparses(rest: list[str]) -> None:
-    fast = cli_build.fast_args(rest)
+    fast = fastargs.parse(cli_build.setup_build, rest)
     assert fast is not None
     assert vars(fast) == _argparse(rest)
 
@@ -39,17 +43,14 @@ def test_fast_args_are_argparses(rest: list[str]) -> None:
     ["-h", "."],
     ["--help"],
     ["--net", "none", "."],  # an abbreviation
-    ["-qt", "x", "."],
-    ["-t=x", "."],
     ["-t", "-x", "."],
     ["-t"],
     ["--no-cache=1", "."],
     ["--progress", "fancy", "."],
-    ["--", "."],
     ["--unknown", "."],
 ])
 def test_other_forms_go_to_argparse(rest: list[str]) -> None:
-    assert cli_build.fast_args(rest) is None
+    assert fastargs.parse(cli_build.setup_build, rest) is None
 
 
 def test_global_options_then_build() -> None:
@@ -59,17 +60,21 @@ def test_global_options_then_build() -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["images"],
     ["--root"],
     ["--root", "/r"],
     ["-v", "build", "."],
     ["--log-level", "loud", "build", "."],
     ["--ro", "/r", "build", "."],
     ["build", "--help"],
-    ["image", "build", "."],
 ])
 def test_global_other_forms_go_to_argparse(argv: list[str]) -> None:
     assert cli_main._fast_parse(argv) is None
+
+
+def test_other_commands_and_groups_take_the_fast_path_too() -> None:
+    assert cli_main._fast_parse(["images"])[1].func.__name__ == "run_ls"
+    g, args = cli_main._fast_parse(["image", "build", "."])
+    assert g.command == "image" and vars(args) == _argparse(["."])
 
 
 def test_main_with_the_fast_path_reports_like_argparse(tmp_path) -> None:
