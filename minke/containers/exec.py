@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass, field
-from typing import Any
 
 from minke.errors import CannotRun, CommandNotFound, Conflict, InvalidArgument
+from minke.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing for annotations only: its import costs a short command ~5 ms
+    from typing import Any
 
 
-@dataclass(frozen=True)
+@record
 class ExecOptions:
     cmd: tuple[str, ...]
     env: tuple[str, ...] = ()
@@ -30,7 +33,7 @@ class ExecOptions:
     user: str | None = None
     tty: bool = False
     privileged: bool = False
-    extra_caps: tuple[str, ...] = field(default=())
+    extra_caps: tuple[str, ...] = ()
 
 
 def parse_env_file(text: str, path: str = "env file") -> list[str]:

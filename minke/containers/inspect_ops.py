@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
-from typing import Any
 
 from minke.errors import Conflict, InvalidArgument, MinkeError
+from minke.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing for annotations only: its import costs a short command ~5 ms
+    from typing import Any
 
 
 def container_pids(svc: Any, c: Any) -> list[int]:
@@ -59,7 +62,7 @@ def top(svc: Any, ref: str, ps_args: list[str]) -> tuple[list[str], list[list[st
 # --- stats ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Sample:
     """One reading of a container's usage; ``cpu_ns`` and ``at`` (monotonic seconds) make
     CPU % from two samples, or from the start of the container for the first one."""

@@ -25,17 +25,18 @@ on user networks only.  Commands on one network are serialised by a file lock
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import json
 import os
-import secrets
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
 from minke.network.model import Attachment, ContainerNetwork, Endpoint, Published
+from minke.record import record
+from minke.sha256 import hexdigest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing for annotations only: its import costs a short command ~5 ms
+    from typing import Any
 
 PREDEFINED = ("bridge", "host", "none")
 DEFAULT_MTU = 1500
@@ -46,7 +47,7 @@ _KNOWN_OPTS = (BRIDGE_NAME_OPT, MTU_OPT, "com.docker.network.bridge.enable_ip_ma
                "com.docker.network.bridge.default_bridge")
 
 
-@dataclass(frozen=True)
+@record
 class Network:
     id: str
     name: str
@@ -69,7 +70,7 @@ class Network:
 
     @property
     def prefixlen(self) -> int:
-        return ipaddress.IPv4Network(self.subnet).prefixlen
+        return int(self.subnet.rpartition("/")[2])  # stored as ipaddress wrote it: a.b.c.d/N
 
     @property
     def mtu(self) -> int:
@@ -86,7 +87,7 @@ class Network:
 
 
 def _veth_names(container_id: str, network_id: str) -> tuple[str, str]:
-    h = hashlib.sha256((container_id + network_id).encode()).hexdigest()[:10]
+    h = hexdigest((container_id + network_id).encode())[:10]
     return "vm" + h, "vp" + h
 
 
@@ -135,7 +136,7 @@ class NetworkService:
             now = time.time()
             for name, driver in (("host", "host"), ("none", "null")):
                 self.db.execute("INSERT OR IGNORE INTO networks (id, name, driver, created) VALUES (?, ?, ?, ?)",
-                                (secrets.token_hex(32), name, driver, now))
+                                (os.urandom(32).hex(), name, driver, now))
             if self.db.query_one("SELECT 1 FROM networks WHERE name = 'bridge'") is None:
                 subnet = self._choose_subnet()
                 opts = {"com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
@@ -145,7 +146,7 @@ class NetworkService:
                 self.db.execute(
                     "INSERT INTO networks (id, name, driver, bridge, subnet, gateway, dns, options, created)"
                     " VALUES (?, 'bridge', 'bridge', ?, ?, ?, 0, ?, ?)",
-                    (secrets.token_hex(32), self.default_bridge, str(subnet), str(subnet.network_address + 1), json.dumps(opts), now),
+                    (os.urandom(32).hex(), self.default_bridge, str(subnet), str(subnet.network_address + 1), json.dumps(opts), now),
                 )
 
     def _choose_subnet(self, exclude: str = "") -> Any:
@@ -188,7 +189,7 @@ class NetworkService:
         for r in self.db.query(sql + " ORDER BY e.created", params):
             ports = tuple(Published(**p) for p in json.loads(r["ports"]))
             out.append(Endpoint(r["network_id"], r["nname"], r["container_id"], r["id"], r["ip"],
-                                ipaddress.IPv4Network(r["subnet"]).prefixlen, r["gateway"], r["mac"], r["host_veth"],
+                                int(r["subnet"].rpartition("/")[2]), r["gateway"], r["mac"], r["host_veth"],
                                 tuple(json.loads(r["aliases"])), bool(r["dns"]), ports))
         return out
 
@@ -220,7 +221,7 @@ class NetworkService:
                     raise ValueError
             except ValueError:
                 raise InvalidArgument(f"invalid mtu {opts[MTU_OPT]!r}") from None
-        nid = secrets.token_hex(32)
+        nid = os.urandom(32).hex()
         bridge = opts.get(BRIDGE_NAME_OPT) or f"br-{nid[:12]}"
         check_ifname(bridge)
         pool = check_pool(subnet, gateway, ip_range) if subnet else None

@@ -17,22 +17,24 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import stat
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
+from minke.record import record
 from minke.volumes.mounts import MountSpec, check_volume_name, oci_mount
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing for annotations only: its import costs a short command ~5 ms
+    from typing import Any
 
 ANON_LABEL = "com.docker.volume.anonymous"
 _OPTS = ("type", "device", "o")
 _COPIED = ".minke-copied"  # marker beside _data: the copy-up happened (or was skipped)
 
 
-@dataclass(frozen=True)
+@record
 class Volume:
     name: str
     driver: str
@@ -83,7 +85,7 @@ class VolumeService:
         if ("type" in opts) != ("device" in opts):
             raise InvalidArgument("missing required option: \"type\" and \"device\" go together")
         anon = not name
-        name = name or secrets.token_hex(32)
+        name = name or os.urandom(32).hex()
         check_volume_name(name)
         labs = dict(labels or {})
         if anon or anonymous:
