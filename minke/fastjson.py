@@ -69,8 +69,19 @@ def dump(obj, f) -> None:
     f.write(dumps(obj))
 
 
-def dumps(obj) -> str:
-    """``json.dumps(obj)`` with the defaults (ASCII, ", " and ": " separators)."""
+def dumps(obj, *, indent: int | None = None, ensure_ascii: bool = True) -> str:
+    """``json.dumps(obj)`` with the defaults (", " and ": " separators), or with
+    ``indent`` and ``ensure_ascii`` as json takes them (what ``inspect`` prints)."""
+    if indent is not None or not ensure_ascii:
+        if _json is not None:
+            quote = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
+            try:
+                return _indented(obj, quote, indent, "\n")
+            except (TypeError, ValueError, RecursionError):
+                pass  # json raises its own error for it
+        import json
+
+        return json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii)
     if _json is not None:
         # A new encoder each call: its circular-reference markers are left dirty by a
         # failed call.
@@ -82,6 +93,61 @@ def dumps(obj) -> str:
     import json
 
     return json.dumps(obj)
+
+
+def _float(f: float) -> str:
+    if f != f:
+        return "NaN"
+    if f in (float("inf"), float("-inf")):
+        return "Infinity" if f > 0 else "-Infinity"
+    return float.__repr__(f)
+
+
+def _key(k) -> str:
+    # json's conversion of a dict key to a string
+    if isinstance(k, str):
+        return k
+    if k is True:
+        return "true"
+    if k is False:
+        return "false"
+    if k is None:
+        return "null"
+    if isinstance(k, float):
+        return _float(k)
+    if isinstance(k, int):
+        return int.__repr__(k)
+    raise TypeError(k)
+
+
+def _indented(o, quote, indent: int | None, newline: str) -> str:
+    # json.encoder's pure-Python encoding with ``indent`` (its C encoder takes none),
+    # without importing json (and re behind it).
+    if isinstance(o, str):
+        return quote(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        return _float(o)
+    inner = newline + " " * indent if indent is not None else ""
+    sep = "," + inner if indent is not None else ", "
+    if isinstance(o, (list, tuple)):
+        if not o:
+            return "[]"
+        return "[" + inner + sep.join(_indented(v, quote, indent, inner) for v in o) + newline + "]" \
+            if indent is not None else "[" + sep.join(_indented(v, quote, indent, inner) for v in o) + "]"
+    if isinstance(o, dict):
+        if not o:
+            return "{}"
+        items = sep.join(quote(_key(k)) + ": " + _indented(v, quote, indent, inner) for k, v in o.items())
+        return "{" + inner + items + newline + "}" if indent is not None else "{" + items + "}"
+    raise TypeError(o)
 
 
 def _slow_loads(s):

@@ -33,15 +33,14 @@ would print ``<no value>``; pass ``missing="default"`` for Go's missing-key beha
 Dataclasses are structs (fields by Go name or snake_case, ``%v`` is ``{a b}``), enums
 print as their values.  ``printf`` is Go's fmt (flags, width, precision, ``%!d(string=x)``
 for a wrong verb) except hexadecimal floats (``%x`` of a float).  Only the standard library
-is imported (json, re: both cheap; patterns compile on first use).
+is imported, and json, re and enum only where used (with what they import, ~15 ms of a
+short command such as ``ps``).
 """
 
 from __future__ import annotations
 
-import json
-import re
+import sys
 from collections.abc import Mapping  # isinstance checks; loaded with os already
-from enum import Enum  # already loaded by re: costs nothing
 
 from minke.errors import InvalidArgument
 
@@ -61,6 +60,12 @@ __all__ = [
     "render_template",
     "tabwrite",
 ]
+
+
+def _is_enum(v: Any) -> bool:
+    # enum is imported only where an Enum was made: no value is one unless it was.
+    enum = sys.modules.get("enum")
+    return enum is not None and isinstance(v, enum.Enum)
 
 
 class _NoValue:
@@ -111,7 +116,7 @@ def _go_float(f: float) -> str:
 
 def go_string(v: Any) -> str:
     """A value as ``{{.}}`` prints it: Go's fmt %v for the JSON-ish values we hold."""
-    if isinstance(v, Enum):
+    if _is_enum(v):
         # Docker's enums are named string/int types: Go prints the bare value.
         v = v.value
     if isinstance(v, str):
@@ -169,7 +174,7 @@ def _truth(v: Any) -> bool:
     """Go's template truth: false, 0, nil, empty string/slice/map are false."""
     if v is None or isinstance(v, _NoValue):
         return False
-    if isinstance(v, Enum):
+    if _is_enum(v):
         v = v.value
     if isinstance(v, (bool, int, float, str, bytes, list, tuple, Mapping)):
         return bool(v)
@@ -182,7 +187,7 @@ def _to_json(v: Any, sort_keys: bool = False) -> str:
     def default(o: Any) -> Any:
         if isinstance(o, _NoValue):
             return None
-        if isinstance(o, Enum):
+        if _is_enum(o):
             return o.value
         if isinstance(o, (set, frozenset)):
             return sorted(o)
@@ -192,6 +197,8 @@ def _to_json(v: Any, sort_keys: bool = False) -> str:
         if hasattr(o, "__dict__"):
             return {k: x for k, x in vars(o).items() if not k.startswith("_")}
         return str(o)
+
+    import json  # here: json (with re behind it) costs a short command ~13 ms
 
     text = json.dumps(
         None if isinstance(v, _NoValue) else v,
@@ -437,6 +444,8 @@ class _Parser:
                 if depth > 0:
                     raise self.error(pos, "unclosed left paren")
                 return (toks, pos + 2, False) if text[pos] == "}" else (toks, pos + 4, True)
+            import re  # here, not at the top: a plain `ps` or `images` needs no template
+
             m = re.compile(_TOKEN, re.VERBOSE | re.DOTALL).match(text, pos)
             if m is None or m.end() == pos:
                 c = text[pos]
@@ -684,6 +693,8 @@ class _Parser:
 
 
 def _number(text: str, parser: _Parser, pos: int) -> int | float:
+    import re
+
     clean = text.replace("_", "")
     try:
         if re.fullmatch(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)", clean):
@@ -836,7 +847,7 @@ def _fmt_float(f: float, verb: str, v: _Verb) -> str:
 
 def _fmt_value(a: Any, verb: str, v: _Verb, top: bool = True) -> str:
     """fmt's printArg/printValue for the values templates hold."""
-    if isinstance(a, Enum):
+    if _is_enum(a):
         a = a.value
     if a is None or isinstance(a, _NoValue):
         if top and verb not in "vT":
@@ -867,6 +878,8 @@ def _fmt_value(a: Any, verb: str, v: _Verb, top: bool = True) -> str:
         if verb == "q":
             if v.sharp and "`" not in s and all(c == "\t" or " " <= c != "\x7f" for c in s):
                 return v.pad("`" + s + "`")
+            import json
+
             return v.pad(json.dumps(s, ensure_ascii=v.plus).replace("\\u007f", "\\x7f"))
         if verb in "xX":
             # fmtSbx: the precision counts bytes here; "% x" spaces them, "%#x" adds 0x.
@@ -1111,6 +1124,8 @@ _CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
 
 
 def _snake(name: str) -> str:
+    import re
+
     return re.sub(_CAMEL, "_", name).lower()
 
 
@@ -1135,7 +1150,7 @@ def _header_name(data: _HeaderData, path: tuple[str, ...]) -> _HeaderName:
     dotted = ".".join(path)
     text = data.headers.get(dotted) or data.headers.get(path[-1])
     if text is None:
-        text = re.sub(_CAMEL, " ", path[-1]).upper()
+        text = _spaced_upper(path[-1])
     h = _HeaderName(text)
     h.path, h.data = path, data
     return h
@@ -1365,7 +1380,7 @@ class _Exec:
             values.append(final)
         # A missing key goes into a function as Go's zero value: nil; an enum as the named
         # string or int it stands for (so eq .State "running" holds).
-        values = [None if isinstance(v, _NoValue) else v.value if isinstance(v, Enum) else v for v in values]
+        values = [None if isinstance(v, _NoValue) else v.value if _is_enum(v) else v for v in values]
         try:
             if fn is _to_json:
                 if len(values) != 1:
@@ -1513,11 +1528,17 @@ def _lookup(row: Any, field: str) -> Any:
     return v
 
 
+def _spaced_upper(name: str) -> str:
+    import re
+
+    return re.sub(_CAMEL, " ", name).upper()
+
+
 def _columns(default_columns: Sequence[str | tuple[str, str]], headers: Mapping[str, str]) -> list[tuple[str, str]]:
     cols = []
     for c in default_columns:
         if isinstance(c, str):
-            cols.append((headers.get(c) or re.sub(_CAMEL, " ", c).upper(), c))
+            cols.append((headers.get(c) or _spaced_upper(c), c))
         else:
             cols.append((c[0], c[1]))
     return cols

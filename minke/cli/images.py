@@ -7,11 +7,11 @@ for each that failed and exit 1 at the end, as the Docker CLI does.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
+from minke import fastjson
 from minke.errors import InvalidArgument, MinkeError
 
 TYPE_CHECKING = False
@@ -362,7 +362,7 @@ def write_inspect(ctx: Any, docs: list[Any], fmt: str | None) -> None:
         for d in docs:
             ctx.out.write(render_template(fmt, d) + "\n")
         return
-    ctx.out.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
+    ctx.out.write(fastjson.dumps(docs, indent=4, ensure_ascii=False) + "\n")
 
 
 def run_inspect(ctx: Any, args: argparse.Namespace) -> int:

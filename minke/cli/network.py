@@ -3,8 +3,7 @@ and output)."""
 
 from __future__ import annotations
 
-import json
-
+from minke import fastjson
 from minke.errors import InvalidArgument, MinkeError
 
 TYPE_CHECKING = False
@@ -32,7 +31,7 @@ def write_inspect(ctx: Any, docs: list[Any], fmt: str | None) -> None:
         for d in docs:
             ctx.out.write(render_template(fmt, d) + "\n")
         return
-    ctx.out.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
+    ctx.out.write(fastjson.dumps(docs, indent=4, ensure_ascii=False) + "\n")
 
 
 def go_time(ts: float) -> str:

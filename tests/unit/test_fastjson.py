@@ -102,3 +102,38 @@ def test_dump_writes_what_json_dump_writes(tmp_path) -> None:
     with open(p, "w") as f:
         fastjson.dump(obj, f)
     assert p.read_text() == json.dumps(obj)
+
+
+def _value(rng, depth=0):
+    r = rng.random()
+    if depth > 4 or r < 0.3:
+        return rng.choice([0, -5, 2**70, 1.5, -0.0, 1e300, float("nan"), float("inf"), float("-inf"), True, False,
+                           None, "", "ä€\u2028\x7f\"\\\n\t", "plain"])
+    if r < 0.6:
+        return [_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    if r < 0.7:
+        return tuple(_value(rng, depth + 1) for _ in range(rng.randint(0, 3)))
+    return {rng.choice(["a", "ü", 1, 2.5, True, False, None, "k\n"]): _value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def test_indented_dumps_are_jsons() -> None:
+    """``inspect`` prints with indent=4 and ensure_ascii=False without importing json (and
+    re behind it): the same text as json.dumps for any value it takes."""
+    import random
+
+    rng = random.Random(4)
+    for _ in range(3000):
+        v = _value(rng)
+        for indent, ascii_ in ((4, False), (2, True), (None, False), (0, True)):
+            assert fastjson.dumps(v, indent=indent, ensure_ascii=ascii_) == json.dumps(v, indent=indent, ensure_ascii=ascii_)
+
+
+def test_indented_dumps_raise_jsons_errors() -> None:
+    loop: list = []
+    loop.append(loop)
+    for bad, err in (({1, 2}, TypeError), ({(1, 2): 3}, TypeError), (loop, ValueError)):
+        with pytest.raises(err) as got:
+            fastjson.dumps(bad, indent=4, ensure_ascii=False)
+        with pytest.raises(err) as want:
+            json.dumps(bad, indent=4, ensure_ascii=False)
+        assert str(got.value) == str(want.value)
