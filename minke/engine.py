@@ -116,13 +116,12 @@ def _with_default_bridge(config: Config) -> Config:
     """A store with its own root (tests, a second engine) gets its own default bridge
     name: the kernel's link names are shared by every store, and two stores on one
     ``minke0`` would add their subnets to one link and delete it under each other."""
-    import hashlib
-
     from minke.config import DEFAULT_ROOT
     from minke.record import replace
+    from minke.sha256 import hexdigest  # not hashlib: OpenSSL's load is ~5 ms
 
     if config.root == DEFAULT_ROOT or "default_bridge" in (config.extra or {}):
         return config
-    tag = hashlib.sha256(os.path.abspath(config.root).encode()).hexdigest()[:9]
+    tag = hexdigest(os.path.abspath(config.root).encode())[:9]
     return replace(config, extra={**(config.extra or {}), "default_bridge": f"mkb{tag}"})
 

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+from minke import fastjson
 from minke.errors import InvalidArgument, MinkeError, NotFound
 
 TYPE_CHECKING = False
@@ -20,11 +21,6 @@ if TYPE_CHECKING:  # typing and argparse: for mypy only (run's plain forms go wi
     from typing import Any
 
 
-def _json():
-    """json, loaded when a command prints it (not on run's path: ~2 ms)."""
-    import json
-
-    return json
 
 # --- shared helpers ---------------------------------------------------------------------------
 
@@ -903,7 +899,7 @@ def run_ps(ctx, args) -> int:
         row = {
             "ID": c.id if args.no_trunc else c.short_id,
             "Image": c.image_ref,
-            "Command": _json().dumps(cmd, ensure_ascii=False),
+            "Command": fastjson.dumps(cmd, ensure_ascii=False),
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
             "RunningFor": _human_duration(now - c.created) + " ago",
             "Status": _status_text(c, now, health(c)),
@@ -1001,5 +997,5 @@ def run_inspect(ctx, args) -> int:
         for d in results:
             ctx.out.write(_render(args.format, d) + "\n")
     else:
-        ctx.out.write(_json().dumps(results, indent=4) + "\n")
+        ctx.out.write(fastjson.dumps(results, indent=4) + "\n")
     return rc

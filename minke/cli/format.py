@@ -40,7 +40,9 @@ short command such as ``ps``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping  # isinstance checks; loaded with os already
+
+# isinstance checks: loaded with os already (collections.abc would import collections)
+from _collections_abc import Mapping
 
 from minke.errors import InvalidArgument
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import platform
+import os
 import sys
 
 from minke import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: argparse costs a short command ~10 ms
+    import argparse
 
 
 def setup_version(p: argparse.ArgumentParser) -> None:
@@ -17,9 +20,11 @@ def setup_version(p: argparse.ArgumentParser) -> None:
 def run_version(ctx, args) -> int:
     info = {
         "Version": __version__,
-        "PythonVersion": platform.python_version(),
+        # What platform.python_version() and machine() say, without platform (it compiles
+        # a dozen regexes at import).
+        "PythonVersion": sys.version.split()[0],
         "Os": sys.platform,
-        "Arch": platform.machine(),
+        "Arch": os.uname().machine,
     }
     if args.format:
         from minke.cli.format import render_template

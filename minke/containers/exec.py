@@ -13,10 +13,10 @@ Docker's 126/127 exit codes can be told from the process's own.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
+from minke import fastjson
 from minke.errors import CannotRun, CommandNotFound, Conflict, InvalidArgument
 from minke.record import record
 
@@ -145,7 +145,7 @@ def build_process(bundle_process: dict[str, Any], opts: ExecOptions, passwd: str
 
     if not opts.cmd:
         raise InvalidArgument("no command specified")
-    proc = json.loads(json.dumps(bundle_process))
+    proc = fastjson.loads(fastjson.dumps(bundle_process))
     proc["args"] = list(opts.cmd)
     proc["terminal"] = bool(opts.tty)
     proc.pop("consoleSize", None)
@@ -176,7 +176,7 @@ def prepare(svc: Any, ref: str, opts: ExecOptions) -> tuple[Any, dict[str, Any]]
     check_running(c)
     bundle = svc.run_dir(c.id)
     with open(os.path.join(bundle, "config.json")) as f:
-        spec = json.load(f)
+        spec = fastjson.load(f)
     rootfs = svc.rootfs(c.id)
     passwd = svc._read_image_file(rootfs, "/etc/passwd")
     group = svc._read_image_file(rootfs, "/etc/group")

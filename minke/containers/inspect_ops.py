@@ -6,10 +6,10 @@ reads them from the container's cgroup.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
+from minke import fastjson
 from minke.errors import Conflict, InvalidArgument, MinkeError
 from minke.record import record
 
@@ -23,7 +23,7 @@ def container_pids(svc: Any, c: Any) -> list[int]:
     p = subprocess.run(argv + ["ps", "--format", "json", c.id], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if p.returncode != 0:
         raise MinkeError(f"runtime ps failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
-    return [int(x) for x in json.loads(p.stdout or "[]")]
+    return [int(x) for x in fastjson.loads(p.stdout or "[]")]
 
 
 def filter_ps(output: str, pids: list[int]) -> tuple[list[str], list[list[str]]]:
@@ -130,7 +130,7 @@ def sample(svc: Any, c: Any) -> Sample:
     path = f"/{svc.config.cgroup_parent.strip('/')}/{c.id}"
     try:
         with open(os.path.join(svc.run_dir(c.id), "config.json")) as f:
-            path = json.load(f)["linux"]["cgroupsPath"]
+            path = fastjson.load(f)["linux"]["cgroupsPath"]
     except (OSError, ValueError, KeyError):
         pass
     st = new_manager(path).stats()

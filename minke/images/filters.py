@@ -14,9 +14,7 @@ intermediate images) are hidden, as ``docker images`` hides them without ``-a``.
 
 from __future__ import annotations
 
-import re
 import time
-from typing import Any
 
 from minke.errors import InvalidArgument
 from minke.images.model import (
@@ -30,6 +28,10 @@ from minke.images.model import (
     split_tagged,
 )
 from minke.record import replace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only: typing costs a short command ~5 ms
+    from typing import Any
 
 LIST_FILTERS = ("dangling", "reference", "label", "before", "since")
 PRUNE_FILTERS = ("until", "label", "label!", "dangling")
@@ -62,6 +64,8 @@ def _bool(vals: list[str]) -> bool:
 
 def path_match(pattern: str, name: str) -> bool:
     """Go's path.Match: ``*`` and ``?`` never match ``/``; ``[...]`` classes."""
+    import re  # here: `images` without a reference filter needs none (~7 ms)
+
     out = []
     i = 0
     while i < len(pattern):
@@ -171,6 +175,8 @@ def all_(it: Any) -> bool:
 
 def parse_until(value: str, now: float | None = None) -> float:
     """``until=`` value: a duration (10m, 1h30m, 2h) or a timestamp (unix or RFC 3339)."""
+    import re
+
     now = time.time() if now is None else now
     m = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)", value)
     if m:

@@ -8,7 +8,6 @@ iptables has its own seam (``Iptables(run=...)``).
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from minke.network import netlink, netns
@@ -105,7 +104,7 @@ class HostKernel:
     def stop_dns(self, pid: int, start: int) -> None:
         if self.dns_alive(pid, start):
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, 15)  # SIGTERM (the signal module imports enum: ~10 ms)
             except ProcessLookupError:
                 pass
             end = time.monotonic() + 5

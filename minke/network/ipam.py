@@ -11,12 +11,12 @@ address or the gateway.
 from __future__ import annotations
 
 import ipaddress
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from minke import fastjson
 from minke.errors import AlreadyExists, InvalidArgument, Unavailable
 
 
@@ -113,7 +113,7 @@ class Ipam:
             self.db.execute(
                 "INSERT INTO endpoints (network_id, container_id, id, name, aliases, ip, mac, created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (pool.network_id, container_id, eid, name, json.dumps(list(aliases)), ip, mac, time.time()),
+                (pool.network_id, container_id, eid, name, fastjson.dumps(list(aliases)), ip, mac, time.time()),
             )
         return ip, mac, eid
 

@@ -25,10 +25,10 @@ on user networks only.  Commands on one network are serialised by a file lock
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from minke import fastjson
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
 from minke.network.model import Attachment, ContainerNetwork, Endpoint, Published
 from minke.record import record
@@ -82,7 +82,7 @@ class Network:
     @classmethod
     def from_row(cls, r: Any) -> Network:
         return cls(r["id"], r["name"], r["driver"], r["bridge"], r["subnet"], r["gateway"], r["ip_range"],
-                   bool(r["internal"]), bool(r["dns"]), json.loads(r["labels"]), json.loads(r["options"]),
+                   bool(r["internal"]), bool(r["dns"]), fastjson.loads(r["labels"]), fastjson.loads(r["options"]),
                    r["created"], r["dns_pid"], r["dns_start"])
 
 
@@ -146,7 +146,7 @@ class NetworkService:
                 self.db.execute(
                     "INSERT INTO networks (id, name, driver, bridge, subnet, gateway, dns, options, created)"
                     " VALUES (?, 'bridge', 'bridge', ?, ?, ?, 0, ?, ?)",
-                    (os.urandom(32).hex(), self.default_bridge, str(subnet), str(subnet.network_address + 1), json.dumps(opts), now),
+                    (os.urandom(32).hex(), self.default_bridge, str(subnet), str(subnet.network_address + 1), fastjson.dumps(opts), now),
                 )
 
     def _choose_subnet(self, exclude: str = "") -> Any:
@@ -187,10 +187,10 @@ class NetworkService:
             params.append(container_id)
         out = []
         for r in self.db.query(sql + " ORDER BY e.created", params):
-            ports = tuple(Published(**p) for p in json.loads(r["ports"]))
+            ports = tuple(Published(**p) for p in fastjson.loads(r["ports"]))
             out.append(Endpoint(r["network_id"], r["nname"], r["container_id"], r["id"], r["ip"],
                                 int(r["subnet"].rpartition("/")[2]), r["gateway"], r["mac"], r["host_veth"],
-                                tuple(json.loads(r["aliases"])), bool(r["dns"]), ports))
+                                tuple(fastjson.loads(r["aliases"])), bool(r["dns"]), ports))
         return out
 
     # --- create / remove ------------------------------------------------------------------
@@ -245,7 +245,7 @@ class NetworkService:
                     "INSERT INTO networks (id, name, driver, bridge, subnet, gateway, ip_range, internal, dns, labels, options, created)"
                     " VALUES (?, ?, 'bridge', ?, ?, ?, ?, ?, 1, ?, ?, ?)",
                     (nid, name, bridge, pool.subnet, pool.gateway, pool.ip_range, int(internal),
-                     json.dumps(labels or {}), json.dumps(opts), time.time()),
+                     fastjson.dumps(labels or {}), fastjson.dumps(opts), time.time()),
                 )
             network = self.get(nid)
             try:
@@ -568,7 +568,7 @@ class NetworkService:
         with self.db.transaction():
             taken = []
             for r in self.db.query("SELECT ports FROM endpoints"):
-                taken += [Published(**p) for p in json.loads(r["ports"])]
+                taken += [Published(**p) for p in fastjson.loads(r["ports"])]
             chosen: list[Published] = []
             for m in mappings:
                 host_ip = m.host_ip or "0.0.0.0"
@@ -577,7 +577,7 @@ class NetworkService:
                 port = _pick_port(m, host_ip, taken + chosen)
                 chosen.append(Published(m.protocol, host_ip, port, ep.ip, m.container_port))
             self.db.execute("UPDATE endpoints SET ports = ? WHERE network_id = ? AND container_id = ?",
-                            (json.dumps([p.__dict__ for p in chosen]), ep.network_id, ep.container_id))
+                            (fastjson.dumps([p.__dict__ for p in chosen]), ep.network_id, ep.container_id))
         try:
             rules = [r for p in chosen for r in publish_rules(net.bridge or "", p)]
             self.iptables.add(rules, tag)

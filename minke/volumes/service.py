@@ -15,12 +15,12 @@ refuses such a volume unless forced, ``prune`` skips it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
 import time
 
+from minke import fastjson
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
 from minke.record import record
 from minke.volumes.mounts import MountSpec, check_volume_name, oci_mount
@@ -68,7 +68,7 @@ class VolumeService:
         return os.path.join(self.volumes_dir, name)
 
     def _from_row(self, r: Any) -> Volume:
-        return Volume(r["name"], r["driver"], json.loads(r["labels"]), json.loads(r["options"]), bool(r["anonymous"]),
+        return Volume(r["name"], r["driver"], fastjson.loads(r["labels"]), fastjson.loads(r["options"]), bool(r["anonymous"]),
                       r["created"], os.path.join(self._dir(r["name"]), "_data"))
 
     # --- create / lookup ----------------------------------------------------------------------
@@ -104,7 +104,7 @@ class VolumeService:
             os.makedirs(os.path.join(d, "_data"), mode=0o755, exist_ok=True)
             self.db.execute(
                 "INSERT INTO volumes (name, driver, labels, options, anonymous, created) VALUES (?, 'local', ?, ?, ?, ?)",
-                (name, json.dumps(labs), json.dumps(opts), int(anon or anonymous), time.time()),
+                (name, fastjson.dumps(labs), fastjson.dumps(opts), int(anon or anonymous), time.time()),
             )
         except BaseException as e:
             if "UNIQUE" in str(e):  # created by a concurrent command: theirs stands
@@ -146,7 +146,7 @@ class VolumeService:
             raise
         out = []
         for r in rows:
-            for m in (json.loads(r["host_config"]).get("Mounts") or []):
+            for m in (fastjson.loads(r["host_config"]).get("Mounts") or []):
                 if m.get("Type") == "volume" and m.get("Source") == name:
                     out.append(r["id"])
                     break
