@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import re
-
 from minke.errors import InvalidArgument
 
 _DECIMAL_ABBRS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
@@ -81,6 +79,8 @@ _DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
 
 
 def _parse(text: str, units: dict[str, int]) -> int:
+    import re  # here: ps and images print sizes, only flags parse them (re is ~10 ms)
+
     m = re.fullmatch(_SIZE_RE, text, re.IGNORECASE)
     if m is None:
         raise InvalidArgument(f"invalid size: '{text}'")

@@ -16,13 +16,13 @@ refuses such a volume unless forced, ``prune`` skips it.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import time
 
 from minke import fastjson
 from minke.errors import AlreadyExists, Conflict, InvalidArgument, MinkeError, NotFound
 from minke.record import record
+from minke.rmtree import rmtree
 from minke.volumes.mounts import MountSpec, check_volume_name, oci_mount
 
 TYPE_CHECKING = False
@@ -109,7 +109,7 @@ class VolumeService:
         except BaseException as e:
             if "UNIQUE" in str(e):  # created by a concurrent command: theirs stands
                 return self.get(name)
-            shutil.rmtree(d, ignore_errors=True)
+            rmtree(d, ignore_errors=True)
             raise
         self._event("create", name)
         return self.get(name)
@@ -166,7 +166,7 @@ class VolumeService:
         self._unmount(v)
         with self.db.transaction():
             self.db.execute("DELETE FROM volumes WHERE name = ?", (name,))
-        shutil.rmtree(self._dir(name), ignore_errors=True)
+        rmtree(self._dir(name), ignore_errors=True)
         self._event("destroy", name)
         return name
 
@@ -296,6 +296,8 @@ def copy_tree(src: str, dst: str) -> None:
         elif stat.S_ISLNK(st.st_mode):
             os.symlink(os.readlink(s), d)
         elif stat.S_ISREG(st.st_mode):
+            import shutil  # here: its import (fnmatch, re, bz2, lzma) is ~12 ms of `volume ls`
+
             shutil.copyfile(s, d, follow_symlinks=False)
         elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISFIFO(st.st_mode):
             os.mknod(d, st.st_mode, st.st_rdev)
