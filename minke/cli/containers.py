@@ -698,6 +698,9 @@ def setup_rm(p: argparse.ArgumentParser) -> None:
 
 def run_rm(ctx, args) -> int:
     svc = ctx.engine.containers
+    if args.force and len(args.containers) > 1:
+        for ref in args.containers:
+            svc.kill_ahead(ref)  # their monitors record the exits side by side
 
     def one(ref):
         svc.remove(ref, force=args.force, volumes=args.volumes)

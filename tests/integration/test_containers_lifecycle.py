@@ -454,6 +454,23 @@ def test_twenty_concurrent_runs_with_rm_and_name_conflict(minke):
     assert all(d not in minke.ok("ps", "-a", "-q", "--no-trunc") for d in doomed)
 
 
+def test_rm_f_of_several_removes_each_and_restarts_none(minke):
+    # rm -f of several kills the running ones first (their monitors record the exits side
+    # by side), then removes each: a restart policy brings none back, nothing is left.
+    ids = [minke.ok("run", "-d", "--restart", "always", "busybox", "sleep", "100").strip() for _ in range(3)]
+    ids.append(minke.ok("create", "busybox", "true").strip())
+    done = minke.ok("run", "-d", "busybox", "true").strip()
+    assert minke.ok("wait", done).strip() == "0"
+    ids.append(done)
+    assert minke.ok("rm", "-f", *ids).split() == ids
+    left = minke.ok("ps", "-a", "-q", "--no-trunc").split()
+    assert not set(ids) & set(left), left
+    for cid in ids:
+        assert _cgroups_of(cid) == []
+        assert _processes_mentioning(cid) == []
+    assert _mounts_under(minke.root, minke.run_root) == []
+
+
 def test_foreground_run_rm_removes_and_rm_f_does_not_wait(minke):
     # The CLI of a foreground `run --rm` removes the container once it hears the exit
     # code, and tells the monitor so (the monitor then records nothing): nothing is left,
