@@ -19,6 +19,12 @@ if TYPE_CHECKING:  # typing for annotations only: its import costs a short comma
 
 
 def container_pids(svc: Any, c: Any) -> list[int]:
+    rt = svc._builtin_runtime(c)
+    if rt is not None:  # in this process: `minke-runtime ps` would be another interpreter (~40 ms)
+        try:
+            return rt.pids(c.id)
+        except (MinkeError, OSError) as e:
+            raise MinkeError(f"runtime ps failed: {e}") from None
     argv = svc.runtime_argv(c.runtime)
     p = subprocess.run(argv + ["ps", "--format", "json", c.id], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if p.returncode != 0:
