@@ -114,9 +114,7 @@ def _exec_event(svc, c, exec_id: str, cmd: tuple[str, ...], code: int | None = N
     """Docker's exec events: ``exec_create: CMD`` and ``exec_start: CMD`` (no ``exec_id``
     yet: one is made), or ``exec_die`` with the exit code.  A detached exec's end is seen by
     nobody, so it has no exec_die."""
-    import secrets
-
-    exec_id = exec_id or secrets.token_hex(32)
+    exec_id = exec_id or os.urandom(32).hex()  # secrets.token_hex(32), without its imports
     if code is None:
         for action in ("exec_create", "exec_start"):
             svc._event(f"{action}: {' '.join(cmd)}", c, execID=exec_id)

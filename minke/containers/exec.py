@@ -193,8 +193,12 @@ def prepare(svc: Any, ref: str, opts: ExecOptions) -> tuple[Any, dict[str, Any]]
 
 def runtime_for(svc: Any, c: Any):
     """The container's runtime as an ``OCIRuntime``, with the service's command line (which
-    for the built-in runtime is an interpreter invocation, not a single binary)."""
+    for the built-in runtime is an interpreter invocation, not a single binary).  The
+    built-in runtime's foreground exec without a terminal runs in a fork of this process
+    (``exec_forked``)."""
     from minke.runtime.oci import CommandRuntime
+
+    builtin = svc._builtin_runtime(c)
 
     class _Runtime(CommandRuntime):
         def __init__(self, argv: list[str]) -> None:
@@ -204,7 +208,61 @@ def runtime_for(svc: Any, c: Any):
         def _argv(self, *args: str) -> list[str]:
             return [*self.prefix, *args]
 
+        def exec(self, id, process, *, detach=False, pid_file=None, console_socket=None, stdio=(None, None, None)) -> int:
+            if builtin is None or detach or pid_file or console_socket or process.get("terminal"):
+                return super().exec(id, process, detach=detach, pid_file=pid_file, console_socket=console_socket,
+                                    stdio=stdio)
+            return exec_forked(builtin.root, id, process, stdio)
+
     return _Runtime(svc.runtime_argv(c.runtime))
+
+
+def exec_forked(root: str, cid: str, process: dict, stdio: tuple) -> int:
+    """``minke-runtime --root ROOT exec --process FILE CID`` in a fork of this process
+    rather than a new interpreter (~15 ms): the same function of the runtime's command
+    line, with ``stdio`` (fds; None: ours) as its 0-2.  Its exit code, as subprocess gives
+    it (-N for a signal)."""
+    import sys
+
+    from minke.runtime.oci import _json_file
+
+    with _json_file(process) as path:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 1
+            try:
+                # No cyclic garbage collection here: finalizers of our caller's garbage
+                # must not close fds (the runtime's exec closes what the process must not
+                # inherit itself, before its execve).
+                import gc
+
+                gc.disable()
+                for target, fd in enumerate(stdio):
+                    if fd is not None and fd != target:
+                        os.dup2(fd, target)
+                from minke.runtime.cli import main
+
+                sys.argv[0] = "minke-runtime"
+                code = main(["--root", root, "exec", "--process", path, cid])
+            except BaseException:  # noqa: B036 - nothing may return into the caller's code
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        return os.waitstatus_to_exitcode(status)
 
 
 def pause(svc: Any, ref: str) -> Any:
