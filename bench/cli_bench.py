@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Benchmark: the everyday short commands (ps, images, inspect, logs, exec ...) against docker and podman.
+
+    sudo /work/main/.venv/bin/python bench/cli_bench.py [-n 15] [--baseline PATH]
+
+Each engine gets the same busybox rootfs imported and one running ``sleep`` container
+named ``benchc`` (minke with ``--network none``, like the dockerd started here with
+``--bridge none``); then every command below is timed through each engine's CLI, in
+rounds that run every tool once (interleaved: a busy moment of the host hurts them all
+alike), and the medians are printed with minke's ratio to each.  ``--baseline PATH``
+times another minke entry point (an older checkout's launcher) in the same rounds.
+dockerd and podman are set up as in run_bench.py (private roots, stopped by pid);
+everything lives under a temp dir, removed at the end.  Only local sockets are used.
+This is a benchmark, not a test: it prints numbers and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from run_bench import MINKE, Docker, Podman, _networks_down, busybox_rootfs, timed  # noqa: E402
+
+COMMANDS = [
+    ("ps",),
+    ("ps", "-a"),
+    ("images",),
+    ("inspect", "benchc"),
+    ("logs", "benchc"),
+    ("port", "benchc"),
+    ("top", "benchc"),
+    ("exec", "benchc", "true"),
+    ("volume", "ls"),
+    ("network", "ls"),
+    ("version",),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=15, help="rounds (default 15)")
+    ap.add_argument("--baseline", default=None, help="another minke entry point, timed in the same rounds")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    work = tempfile.mkdtemp(prefix="minke-cli-bench-")
+    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed minke has its bytecode cached
+    cleanups: list = []
+    try:
+        rootfs = os.path.join(work, "rootfs")
+        busybox_rootfs(rootfs)
+        tar = os.path.join(work, "busybox.tar")
+        with tarfile.open(tar, "w") as t:
+            t.add(rootfs, arcname=".")
+        subprocess.run([MINKE, "import", tar, "busybox:latest"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([MINKE, "run", "-d", "--name", "benchc", "--network", "none", "busybox", "sleep", "3600"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        tools: list[tuple[str, list[str], dict[str, str] | None]] = [("minke", [MINKE], env)]
+        if args.baseline:
+            tools.append(("minke-baseline", [args.baseline], env))
+        for make in (Docker, Podman):
+            eng = make(work)
+            cleanups.append(eng.stop)
+            why = eng.start(tar)
+            if why:
+                print(f"{eng.name}: not measured: {why}")
+                continue
+            eng.ok("run", "-d", "--name", "benchc", eng.image, "sleep", "3600")
+            tools.append((eng.name, eng.argv, eng.env))
+        times: dict[tuple[str, str], list[float]] = {}
+        for argv in COMMANDS:  # once each first: caches warm, bytecode written
+            for _name, cli, tenv in tools:
+                timed([*cli, *argv], tenv)
+        for i in range(args.n):
+            order = tools if i % 2 == 0 else tools[::-1]
+            for argv in COMMANDS:
+                for name, cli, tenv in order:
+                    times.setdefault((name, " ".join(argv)), []).append(1000 * timed([*cli, *argv], tenv))
+        names = [t[0] for t in tools]
+        others = [n for n in names if n != "minke"]
+        print(f"median of {args.n} rounds, ms: " + ", ".join(names))
+        print(f"{'command':16s}" + "".join(f"{n:>16s}" for n in names) + "".join(f"{'minke/' + n:>22s}" for n in others))
+        for argv in COMMANDS:
+            cmd = " ".join(argv)
+            med = {n: statistics.median(times[(n, cmd)]) for n in names}
+            print(f"{cmd:16s}" + "".join(f"{med[n]:16.1f}" for n in names)
+                  + "".join(f"{med['minke'] / med[n]:22.2f}" for n in others))
+    finally:
+        for stop in reversed(cleanups):
+            try:
+                stop()
+            except Exception as e:  # noqa: BLE001 - report and go on cleaning up
+                print(f"cleanup: {e}", file=sys.stderr)
+        subprocess.run([MINKE, "rm", "-f", "benchc"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _networks_down(env)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
