@@ -646,9 +646,20 @@ def setup_stop(p: argparse.ArgumentParser) -> None:
 
 def run_stop(ctx, args) -> int:
     svc = ctx.engine.containers
+    # Every stop signal first: each container's grace period runs side by side (Docker
+    # stops them in parallel), rather than after the previous one has stopped.
+    begun: dict[str, object] = {}
+    for ref in args.containers:
+        try:
+            begun[ref] = svc.stop_begin(ref, args.time, args.signal)
+        except MinkeError as e:
+            begun[ref] = e
 
     def one(ref):
-        svc.stop(ref, args.time, args.signal)
+        state = begun[ref]
+        if isinstance(state, MinkeError):
+            raise state
+        svc.stop_finish(state)
         ctx.out.write(ref + "\n")
 
     return _each(ctx, args.containers, one)

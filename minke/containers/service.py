@@ -969,15 +969,18 @@ class ContainerService:
     def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> Container:
         """The stop signal, then SIGKILL after ``timeout`` seconds (the container's
         StopTimeout, else 10).  Stopping a stopped container is not an error (Docker)."""
+        return self.stop_finish(self.stop_begin(ref, timeout, signal))
+
+    def stop_begin(self, ref: str, timeout: int | None = None, signal: str | None = None) -> tuple:
+        """``stop``'s first half: the stop signal sent; what ``stop_finish`` takes.  ``minke
+        stop`` of several containers signals them all first, so that each one's grace
+        period runs from then (Docker stops them in parallel), not after the one before."""
         from minke.containers.options import parse_signal
 
         c = self.get(ref)
         self._update(c.id, stopped_by_user=1)
-        if not c.status.can_stop():
-            return c
-        if c.status is Status.RESTARTING:
-            self._wait_not_running(c.id, 5)
-            return self.get(c.id)
+        if not c.status.can_stop() or c.status is Status.RESTARTING:
+            return c, 0, 0.0
         t = timeout if timeout is not None else c.config.get("StopTimeout", 10)
         if t is None:
             t = 10
@@ -986,7 +989,18 @@ class ContainerService:
             self._signal(c, sig)
         except MinkeError:
             pass
-        if t < 0 or not self._wait_not_running(c.id, float(t) if t >= 0 else None):
+        return c, t, time.monotonic() + max(t, 0)
+
+    def stop_finish(self, begun: tuple) -> Container:
+        """``stop``'s second half: SIGKILL once the grace period is over, then the exit
+        recorded and the monitor done."""
+        c, t, deadline = begun
+        if not c.status.can_stop():
+            return c
+        if c.status is Status.RESTARTING:
+            self._wait_not_running(c.id, 5)
+            return self.get(c.id)
+        if t < 0 or not self._wait_not_running(c.id, max(0.0, deadline - time.monotonic())):
             try:
                 self._signal(c, _signal.SIGKILL)
             except MinkeError:

@@ -454,6 +454,24 @@ def test_twenty_concurrent_runs_with_rm_and_name_conflict(minke):
     assert all(d not in minke.ok("ps", "-a", "-q", "--no-trunc") for d in doomed)
 
 
+def test_stop_of_several_gives_each_its_grace_period_at_once(minke):
+    # `sleep` as PID 1 ignores SIGTERM: each container is killed when its grace period
+    # ends.  The periods run side by side (Docker stops them in parallel), so three
+    # containers with -t 2 stop in about 2 s, not 6; a name that does not exist is an
+    # error of its own, the others stop.
+    ids = [minke.ok("run", "-d", "busybox", "sleep", "100").strip() for _ in range(3)]
+    t = time.monotonic()
+    r = minke("stop", "-t", "2", ids[0], "nosuchcontainer", *ids[1:])
+    took = time.monotonic() - t
+    assert r.returncode == 1 and "No such container: nosuchcontainer" in r.stderr
+    assert r.stdout.split() == ids
+    assert took < 5.5, took
+    for cid in ids:
+        state = minke.inspect(cid)["State"]
+        assert state["Status"] == "exited" and state["ExitCode"] == 137
+    minke.ok("rm", *ids)
+
+
 def test_rm_f_of_several_removes_each_and_restarts_none(minke):
     # rm -f of several kills the running ones first (their monitors record the exits side
     # by side), then removes each: a restart policy brings none back, nothing is left.
