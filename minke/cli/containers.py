@@ -644,22 +644,32 @@ def setup_stop(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_stop)
 
 
-def run_stop(ctx, args) -> int:
-    svc = ctx.engine.containers
-    # Every stop signal first: each container's grace period runs side by side (Docker
-    # stops them in parallel), rather than after the previous one has stopped.
+def _stop_signals_first(svc, refs: list[str], timeout: int | None, signal: str | None = None) -> dict:
+    """Every stop signal first (``stop_begin``): the containers' grace periods run side by
+    side (Docker stops them in parallel), rather than each after the previous one has
+    stopped.  ref -> what stop_finish takes, or the error to report for it."""
     begun: dict[str, object] = {}
-    for ref in args.containers:
+    for ref in refs:
         try:
-            begun[ref] = svc.stop_begin(ref, args.time, args.signal)
+            begun[ref] = svc.stop_begin(ref, timeout, signal)
         except MinkeError as e:
             begun[ref] = e
+    return begun
+
+
+def _begun(begun: dict, ref: str):
+    state = begun[ref]
+    if isinstance(state, MinkeError):
+        raise state
+    return state
+
+
+def run_stop(ctx, args) -> int:
+    svc = ctx.engine.containers
+    begun = _stop_signals_first(svc, args.containers, args.time, args.signal)
 
     def one(ref):
-        state = begun[ref]
-        if isinstance(state, MinkeError):
-            raise state
-        svc.stop_finish(state)
+        svc.stop_finish(_begun(begun, ref))
         ctx.out.write(ref + "\n")
 
     return _each(ctx, args.containers, one)
@@ -692,9 +702,10 @@ def setup_restart(p: argparse.ArgumentParser) -> None:
 
 def run_restart(ctx, args) -> int:
     svc = ctx.engine.containers
+    begun = _stop_signals_first(svc, args.containers, args.time)
 
     def one(ref):
-        svc.restart(ref, args.time)
+        svc.restart(ref, args.time, begun=_begun(begun, ref))
         ctx.out.write(ref + "\n")
 
     return _each(ctx, args.containers, one)

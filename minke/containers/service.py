@@ -1016,8 +1016,10 @@ class ContainerService:
         self._event("stop", c)
         return c
 
-    def restart(self, ref: str, timeout: int | None = None) -> Container:
-        c = self.stop(ref, timeout)
+    def restart(self, ref: str, timeout: int | None = None, begun: tuple | None = None) -> Container:
+        """Stop, then start.  ``begun``: its ``stop_begin`` already done (``minke restart``
+        of several containers signals them all first, as ``stop`` does)."""
+        c = self.stop_finish(begun if begun is not None else self.stop_begin(ref, timeout))
         self._wait_monitor_gone(c, 10)
         self.start(c.id)
         c = self.get(c.id)
