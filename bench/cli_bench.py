@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run_bench import MINKE, Docker, Podman, _networks_down, busybox_rootfs, timed  # noqa: E402
+from run_bench import MINKE, busybox_store, start_others, tear_down, timed  # noqa: E402
 
 COMMANDS = [
     ("ps",),
@@ -53,27 +51,15 @@ def main() -> int:
         raise SystemExit("run as root")
     work = tempfile.mkdtemp(prefix="minke-cli-bench-")
     env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed minke has its bytecode cached
     cleanups: list = []
     try:
-        rootfs = os.path.join(work, "rootfs")
-        busybox_rootfs(rootfs)
-        tar = os.path.join(work, "busybox.tar")
-        with tarfile.open(tar, "w") as t:
-            t.add(rootfs, arcname=".")
-        subprocess.run([MINKE, "import", tar, "busybox:latest"], env=env, check=True, stdout=subprocess.DEVNULL)
+        env, tar = busybox_store(work)
         subprocess.run([MINKE, "run", "-d", "--name", "benchc", "--network", "none", "busybox", "sleep", "3600"],
                        env=env, check=True, stdout=subprocess.DEVNULL)
         tools: list[tuple[str, list[str], dict[str, str] | None]] = [("minke", [MINKE], env)]
         if args.baseline:
             tools.append(("minke-baseline", [args.baseline], env))
-        for make in (Docker, Podman):
-            eng = make(work)
-            cleanups.append(eng.stop)
-            why = eng.start(tar)
-            if why:
-                print(f"{eng.name}: not measured: {why}")
-                continue
+        for eng in start_others(work, tar, cleanups)[0]:
             eng.ok("run", "-d", "--name", "benchc", eng.image, "sleep", "3600")
             tools.append((eng.name, eng.argv, eng.env))
         times: dict[tuple[str, str], list[float]] = {}
@@ -95,14 +81,7 @@ def main() -> int:
             print(f"{cmd:16s}" + "".join(f"{med[n]:16.1f}" for n in names)
                   + "".join(f"{med['minke'] / med[n]:22.2f}" for n in others))
     finally:
-        for stop in reversed(cleanups):
-            try:
-                stop()
-            except Exception as e:  # noqa: BLE001 - report and go on cleaning up
-                print(f"cleanup: {e}", file=sys.stderr)
-        subprocess.run([MINKE, "rm", "-f", "benchc"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _networks_down(env)
-        shutil.rmtree(work, ignore_errors=True)
+        tear_down(work, env, cleanups)
     return 0
 
 

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run_bench import MINKE, busybox_rootfs  # noqa: E402
+from run_bench import MINKE, busybox_store, tear_down  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,14 +63,8 @@ def main() -> int:
         raise SystemExit("run as root")
     work = tempfile.mkdtemp(prefix="minke-floor-bench-")
     env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
-        rootfs = os.path.join(work, "rootfs")
-        busybox_rootfs(rootfs)
-        tar = os.path.join(work, "busybox.tar")
-        with tarfile.open(tar, "w") as t:
-            t.add(rootfs, arcname=".")
-        subprocess.run([MINKE, "import", tar, "busybox:latest"], env=env, check=True, stdout=subprocess.DEVNULL)
+        env, _tar = busybox_store(work)
         # The second run's list: the first one of a store compiles its seccomp profile.
         for _ in range(2):
             mods = subprocess.run([sys.executable, "-I", "-S", "-c", _LIST.format(root=ROOT)], env=env, check=True,
@@ -97,10 +89,7 @@ def main() -> int:
         for name, v in res.items():
             print(f"  {name:55s} {statistics.median(w for w, _ in v):7.1f} {statistics.median(c for _, c in v):7.1f}")
     finally:
-        ids = subprocess.run([MINKE, "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run([MINKE, "rm", "-f", *ids], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(work, ignore_errors=True)
+        tear_down(work, env, [])
     return 0
 
 

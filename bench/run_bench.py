@@ -54,6 +54,24 @@ def busybox_rootfs(path: str) -> None:
         f.write("root:x:0:\n")
 
 
+def busybox_store(work: str, *, image: bool = True, **extra_env: str) -> tuple[dict[str, str], str]:
+    """A private minke store under ``work`` (its env: MINKE_ROOT, MINKE_RUN_ROOT, and
+    ``extra_env``) and the busybox rootfs as a tar, imported as busybox:latest unless
+    ``image`` is False; (env, the tar's path)."""
+    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"), **extra_env)
+    # An installed minke has its bytecode cached; a shell that forbids writing it would
+    # have every run compile the modules changed since the last cache (tens of ms).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    rootfs = os.path.join(work, "rootfs")
+    busybox_rootfs(rootfs)
+    tar = os.path.join(work, "busybox.tar")
+    with tarfile.open(tar, "w") as t:
+        t.add(rootfs, arcname=".")
+    if image:
+        subprocess.run([MINKE, "import", tar, "busybox:latest"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return env, tar
+
+
 def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     t = time.perf_counter()
     r = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -274,6 +292,23 @@ class Podman(Engine):
         _unmount_under(self.dir)
 
 
+def start_others(work: str, tar: str, cleanups: list) -> tuple[list[Engine], dict[str, str]]:
+    """docker and podman started on private roots under ``work`` with ``tar`` imported
+    (their stops added to ``cleanups``): the ones that run, and why the others do not."""
+    others: list[Engine] = []
+    skipped: dict[str, str] = {}
+    for make in (Docker, Podman):
+        eng = make(work)
+        cleanups.append(eng.stop)
+        why = eng.start(tar)
+        if why:
+            print(f"{eng.name}: not measured: {why}")
+            skipped[eng.name] = why
+        else:
+            others.append(eng)
+    return others, skipped
+
+
 def _unmount_under(path: str) -> None:
     """What an engine left mounted under its private dir (deepest first), so that the
     temp dir can be removed."""
@@ -311,32 +346,15 @@ def main() -> int:
     net = ["--network", args.network] if args.network else []
     work = tempfile.mkdtemp(prefix="minke-bench-")
     cleanups: list = []
-    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"),
-               MINKE_RUNTIME=args.runtime)
-    # An installed minke has its bytecode cached; a shell that forbids writing it would
-    # have every run compile the modules changed since the last cache (tens of ms).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"))
     try:
+        env, tar = busybox_store(work, image=not args.no_import, MINKE_RUNTIME=args.runtime)
         rootfs = os.path.join(work, "rootfs")
-        busybox_rootfs(rootfs)
-        tar = os.path.join(work, "busybox.tar")
-        with tarfile.open(tar, "w") as t:
-            t.add(rootfs, arcname=".")
-        if not args.no_import:
-            subprocess.run([MINKE, "import", tar, "busybox:latest"], env=env, check=True, stdout=subprocess.DEVNULL)
 
         # Start the other engines first, so that every round times each tool once
         # (interleaved: a busy moment of the host hurts them all alike).
-        others: list[Engine] = []
-        for make in (Docker, Podman):
-            eng = make(work)
-            cleanups.append(eng.stop)
-            why = eng.start(tar)
-            if why:
-                print(f"{eng.name}: not measured: {why}")
-                results[eng.name] = f"not measured: {why}"
-            else:
-                others.append(eng)
+        others, skipped = start_others(work, tar, cleanups)
+        results.update({name: f"not measured: {why}" for name, why in skipped.items()})
         bundle = runc_bundle(work, rootfs) if shutil.which("runc") else None
         rroot = os.path.join(work, "runc-root")
 
@@ -408,16 +426,22 @@ def main() -> int:
         if args.json:
             print(json.dumps(results, indent=2))
     finally:
-        for stop in reversed(cleanups):
-            try:
-                stop()
-            except Exception as e:  # noqa: BLE001 - report and go on cleaning up
-                print(f"cleanup: {e}", file=sys.stderr)
-        ids = subprocess.run([MINKE, "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run([MINKE, "rm", "-f", *ids], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _networks_down(env)
-        shutil.rmtree(work, ignore_errors=True)
+        tear_down(work, env, cleanups)
+
+
+def tear_down(work: str, env: dict[str, str], cleanups: list) -> None:
+    """The end of a bench: the other engines stopped (``cleanups``), every container of
+    the private store removed, its networks taken down, ``work`` deleted."""
+    for stop in reversed(cleanups):
+        try:
+            stop()
+        except Exception as e:  # noqa: BLE001 - report and go on cleaning up
+            print(f"cleanup: {e}", file=sys.stderr)
+    ids = subprocess.run([MINKE, "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run([MINKE, "rm", "-f", *ids], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _networks_down(env)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _networks_down(env: dict[str, str]) -> None:

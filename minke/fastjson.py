@@ -103,28 +103,8 @@ def _float(f: float) -> str:
     return float.__repr__(f)
 
 
-def _key(k) -> str:
-    # json's conversion of a dict key to a string
-    if isinstance(k, str):
-        return k
-    if k is True:
-        return "true"
-    if k is False:
-        return "false"
-    if k is None:
-        return "null"
-    if isinstance(k, float):
-        return _float(k)
-    if isinstance(k, int):
-        return int.__repr__(k)
-    raise TypeError(k)
-
-
-def _indented(o, quote, indent: int | None, newline: str) -> str:
-    # json.encoder's pure-Python encoding with ``indent`` (its C encoder takes none),
-    # without importing json (and re behind it).
-    if isinstance(o, str):
-        return quote(o)
+def _scalar(o) -> str | None:
+    # json's text of None, a bool, an int or a float; None for anything else.
     if o is None:
         return "null"
     if o is True:
@@ -135,18 +115,40 @@ def _indented(o, quote, indent: int | None, newline: str) -> str:
         return int.__repr__(o)
     if isinstance(o, float):
         return _float(o)
+    return None
+
+
+def _key(k) -> str:
+    # json's conversion of a dict key to a string
+    if isinstance(k, str):
+        return k
+    text = _scalar(k)
+    if text is None:
+        raise TypeError(k)
+    return text
+
+
+def _indented(o, quote, indent: int | None, newline: str) -> str:
+    # json.encoder's pure-Python encoding with ``indent`` (its C encoder takes none),
+    # without importing json (and re behind it).
+    if isinstance(o, str):
+        return quote(o)
+    text = _scalar(o)
+    if text is not None:
+        return text
+    # Without indent: ", " between items and nothing around them, as json.dumps.
     inner = newline + " " * indent if indent is not None else ""
     sep = "," + inner if indent is not None else ", "
+    close = newline if indent is not None else ""
     if isinstance(o, (list, tuple)):
         if not o:
             return "[]"
-        return "[" + inner + sep.join(_indented(v, quote, indent, inner) for v in o) + newline + "]" \
-            if indent is not None else "[" + sep.join(_indented(v, quote, indent, inner) for v in o) + "]"
+        return "[" + inner + sep.join(_indented(v, quote, indent, inner) for v in o) + close + "]"
     if isinstance(o, dict):
         if not o:
             return "{}"
         items = sep.join(quote(_key(k)) + ": " + _indented(v, quote, indent, inner) for k, v in o.items())
-        return "{" + inner + items + newline + "}" if indent is not None else "{" + items + "}"
+        return "{" + inner + items + close + "}"
     raise TypeError(o)
 
 
