@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # typing and argparse: for mypy only (run's plain forms go wi
     from typing import Any
 
 
-
 # --- shared helpers ---------------------------------------------------------------------------
 
 

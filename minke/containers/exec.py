@@ -256,12 +256,7 @@ def exec_forked(root: str, cid: str, process: dict, stdio: tuple) -> int:
                     sys.stderr.flush()
                 finally:
                     os._exit(code)
-        while True:
-            try:
-                _, status = os.waitpid(pid, 0)
-                break
-            except InterruptedError:
-                continue
+        _, status = os.waitpid(pid, 0)
         return os.waitstatus_to_exitcode(status)
 
 

@@ -189,7 +189,13 @@ class _unnamed_file:
     """tempfile.TemporaryFile: an unnamed file in the temporary directory (O_TMPFILE)."""
 
     def __enter__(self):
-        fd = os.open(os.environ.get("TMPDIR") or "/tmp", os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        tmp = os.environ.get("TMPDIR") or "/tmp"
+        try:
+            fd = os.open(tmp, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except OSError:  # a filesystem without O_TMPFILE: a named file, unlinked at once
+            path = os.path.join(tmp, f"minke-{os.urandom(8).hex()}")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            os.unlink(path)
         self.f = os.fdopen(fd, "w+b")
         return self.f
 
