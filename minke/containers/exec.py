@@ -224,9 +224,9 @@ def exec_forked(root: str, cid: str, process: dict, stdio: tuple) -> int:
     it (-N for a signal)."""
     import sys
 
-    from minke.runtime.oci import _json_file
+    from minke.runtime.oci import json_file
 
-    with _json_file(process) as path:
+    with json_file(process) as path:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()

@@ -153,7 +153,7 @@ class CommandRuntime:
         self._run("delete", *(["--force"] if force else []), id)
 
     def exec(self, id, process, *, detach=False, pid_file=None, console_socket=None, stdio=(None, None, None)) -> int:
-        with _json_file(process) as path:
+        with json_file(process) as path:
             args = ["exec", "--process", path]
             if detach:
                 args.append("--detach")
@@ -178,7 +178,7 @@ class CommandRuntime:
 
     def update(self, id, resources) -> None:
         # runc's -r FILE (every runc-compatible runtime has it); "-" would need our stdin.
-        with _json_file(resources) as path:
+        with json_file(resources) as path:
             self._run("update", "--resources", path, id)
 
 
@@ -203,7 +203,7 @@ class _unnamed_file:
         self.f.close()
 
 
-class _json_file:
+class json_file:
     """A private file holding ``obj`` as JSON, removed on exit; its path."""
 
     def __init__(self, obj) -> None:

@@ -7,13 +7,13 @@ import json
 import os
 import stat
 
-from minke.runtime.oci import _json_file, _unnamed_file
+from minke.runtime.oci import _unnamed_file, json_file
 
 
 def test_json_file_is_private_and_gone_after(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     doc = {"args": ["sh", "-c", "echo é"], "env": ["A=1"], "terminal": False}
-    with _json_file(doc) as path:
+    with json_file(doc) as path:
         assert os.path.dirname(path) == str(tmp_path)
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         with open(path) as f:
