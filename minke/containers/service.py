@@ -821,11 +821,12 @@ class ContainerService:
                 except MinkeError:
                     session = None  # not listening yet: after "created", as for a start
             try:
-                line = _read_line(r)
+                reports = SyncLines(r)
+                line = reports.next()
                 if line.startswith("created") and attach is not None:
                     if session is None:
                         session = AttachSession.connect(mcfg["attach_socket"], **attach)
-                    line = _read_line(r)
+                    line = reports.next()
             finally:
                 os.close(r)
             if line.startswith("ok"):
@@ -1439,14 +1440,26 @@ def _match_labels(c: Container, labels: list[str]) -> bool:
     return True
 
 
-def _read_line(fd: int) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        b = os.read(fd, 4096)
-        if not b:
-            break
-        data += b
-    return data.decode(errors="replace").strip()
+class SyncLines:
+    """The monitor's reports on its sync pipe, a line at a time.  Its ``created`` and
+    ``ok`` can come in one read (a client attached at once, a CLI slow to read): what a
+    read brings past the first line is the next line, not to be dropped."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+
+    def next(self) -> str:
+        """The next line, stripped; "" once the monitor closed the pipe (or what it
+        wrote without a newline before it did)."""
+        while b"\n" not in self.buf:
+            b = os.read(self.fd, 4096)
+            if not b:
+                line, self.buf = self.buf, b""
+                return line.decode(errors="replace").strip()
+            self.buf += b
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode(errors="replace").strip()
 
 
 class AttachSession:

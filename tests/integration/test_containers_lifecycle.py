@@ -120,7 +120,18 @@ class Minke:
         return r.stdout
 
     def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(self.argv(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(self.argv(*args), env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def wait_running(self, p: subprocess.Popen, name: str) -> None:
+        """Wait until the container ``name`` that the foreground ``p`` runs is running;
+        a ``p`` that ended first fails the test with what it said."""
+        def running() -> bool:
+            if p.poll() is not None:
+                raise AssertionError(f"minke run of {name} exited {p.returncode}: {p.stderr.read().strip()[-500:]}")
+            return name in self.ok("ps", "--format", "{{.Names}}").split()
+
+        _wait_for(running, what=f"{name} running")
 
     def inspect(self, ref: str) -> dict:
         return json.loads(self.ok("container", "inspect", ref))[0]
@@ -503,7 +514,7 @@ def test_foreground_run_rm_removes_and_rm_f_does_not_wait(minke):
     # monitor records the exit and leaves at once rather than wait for a client's
     # removal, which rm -f would wait out (its 10 s for the monitor to go).
     p = minke.popen("run", "--rm", "--name", "fg", "busybox", "sleep", "60")
-    _wait_for(lambda: "fg" in minke.ok("ps", "--format", "{{.Names}}").split(), what="fg running")
+    minke.wait_running(p, "fg")
     t = time.monotonic()
     minke.ok("rm", "-f", "fg")
     assert time.monotonic() - t < 5

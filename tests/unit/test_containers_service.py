@@ -224,3 +224,29 @@ def test_default_seccomp_cache_stays_bounded(svc, monkeypatch):
     # The newest is among them: read back, not built again.
     monkeypatch.setattr("minke.runtime.seccomp.default_profile", lambda *_a: pytest.fail("built despite the cache"))
     assert svc._default_seccomp(["CAP_CHOWN", "CAP_SYS_PTRACE"])["defaultAction"]
+
+
+def test_sync_reports_written_together_are_read_one_by_one():
+    # A monitor whose client attached at once writes "created" and "ok" before a slow CLI
+    # reads: one read brings both, and the "ok" must not be lost (the CLI said "monitor
+    # failed to start" of a running container, and --rm removed it).
+    from minke.containers.service import SyncLines
+
+    r, w = os.pipe()
+    try:
+        os.write(w, b"created 42\nok 42\n")
+        os.write(w, b"err 127 not ")
+        lines = SyncLines(r)
+        assert lines.next() == "created 42"
+        assert lines.next() == "ok 42"
+        os.write(w, b"found\n")
+        assert lines.next() == "err 127 not found"
+        os.write(w, b"partial")
+        os.close(w)
+        w = -1
+        assert lines.next() == "partial"
+        assert lines.next() == ""
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
