@@ -194,7 +194,8 @@ def hear_removing(mon: Monitor, wait: float) -> bool:
     import select
 
     end = time.monotonic() + wait
-    pending = {conn.fileno(): [conn, b""] for conn in mon.clients}
+    # From what each client sent before (a frame its last read brought half of).
+    pending = {conn.fileno(): [conn, info["buf"]] for conn, info in mon.clients.items()}
     poller = select.poll()
     for fd in pending:
         poller.register(fd, select.POLLIN)

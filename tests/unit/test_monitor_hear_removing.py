@@ -11,8 +11,9 @@ from minke.containers.monitor_exit import hear_removing
 
 
 class _Mon:
-    def __init__(self, clients):
-        self.clients = clients
+    def __init__(self, clients, bufs=None):
+        # Monitor.clients: each connection with what its last reads left of a frame.
+        self.clients = {c: {"buf": (bufs or {}).get(i, b"")} for i, c in enumerate(clients)}
 
 
 def _pairs(n):
@@ -55,6 +56,22 @@ def test_the_wait_ends_after_its_time_when_nobody_says_anything():
         t = time.monotonic()
         assert hear_removing(_Mon(ours), 0.2) is False
         assert time.monotonic() - t >= 0.2
+    finally:
+        for s in ours + theirs:
+            s.close()
+
+
+def test_a_frame_begun_before_the_exit_is_read_whole():
+    # The loop had read the first bytes of a stdin frame before the exit: the rest comes
+    # now, then REMOVING, which must be found after that frame, not inside it.
+    ours, theirs = _pairs(1)
+    try:
+        stdin = frame(STDIN, bytes([REMOVING]) * 8)
+        theirs[0].sendall(stdin[5:] + frame(REMOVING, b""))
+        assert hear_removing(_Mon(ours, {0: stdin[:5]}), 5.0) is True
+        theirs[0].sendall(frame(STDIN, b"x"))  # and nothing said: not REMOVING
+        theirs[0].close()
+        assert hear_removing(_Mon(ours), 5.0) is False
     finally:
         for s in ours + theirs:
             s.close()
