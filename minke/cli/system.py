@@ -43,10 +43,69 @@ def run_version(ctx, args) -> int:
 def setup_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true", help="remove all unused images, not just dangling ones")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument("--volumes", action="store_true", help="prune anonymous volumes")
+    p.add_argument("--filter", action="append", default=[], help='provide filter values (e.g. "label=<key>=<value>")')
     p.set_defaults(func=run_prune)
 
 
 def run_prune(ctx, args) -> int:
-    report = ctx.engine.system_prune(all=args.all)
-    ctx.out.write(f"Total reclaimed space: {report.get('SpaceReclaimed', 0)}B\n")
+    """Docker's ``system prune``: stopped containers, unused custom networks, (with
+    ``--volumes``) unused anonymous volumes, dangling images (all unused ones with
+    ``-a``), in that order, each reported as its own prune reports; then the total."""
+    from minke.cli.containers import _parse_time_arg
+    from minke.cli.units import human_size
+    from minke.errors import InvalidArgument
+
+    until = None
+    labels: list[str] = []
+    for f in args.filter:
+        k, eq, v = f.partition("=")
+        if not eq or k not in ("until", "label"):
+            raise InvalidArgument(f"invalid filter '{f}'")
+        if k == "until":
+            until = _parse_time_arg(v)
+        else:
+            labels.append(v)
+    if until is not None and args.volumes:
+        raise InvalidArgument('The "until" filter is not supported with "--volumes"')
+    if not args.force:
+        warnings = ["all stopped containers", "all networks not used by at least one container"]
+        if args.volumes:
+            warnings.append("all anonymous volumes not used by at least one container")
+        warnings.append("all images without at least one container associated to them" if args.all
+                        else "all dangling images")
+        ctx.out.write("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in warnings)
+                      + "\nAre you sure you want to continue? [y/N] ")
+        ctx.out.flush()
+        answer = sys.stdin.readline() if sys.stdin is not None else ""
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    engine = ctx.engine
+    space = 0
+    deleted, n = engine.containers.prune(until=until, labels=labels)
+    space += n
+    if deleted:
+        ctx.out.write("Deleted Containers:\n" + "".join(d + "\n" for d in deleted) + "\n")
+    removed = engine.networks.prune(labels, until=until)
+    if removed:
+        ctx.out.write("Deleted Networks:\n" + "".join(d + "\n" for d in removed) + "\n")
+    if args.volumes:
+        removed, n = engine.volumes.prune(labels=labels)
+        space += n
+        if removed:
+            ctx.out.write("Deleted Volumes:\n" + "".join(d + "\n" for d in removed) + "\n")
+    filters: dict[str, list[str]] = {}
+    if until is not None:
+        filters["until"] = [str(until)]
+    if labels:
+        filters["label"] = labels
+    report = engine.images.prune(all=args.all, filters=filters)
+    space += report["SpaceReclaimed"]
+    if report["ImagesDeleted"]:
+        ctx.out.write("Deleted Images:\n")
+        for rec in report["ImagesDeleted"]:
+            for k, v in rec.items():
+                ctx.out.write(f"{k.lower()}: {v}\n")
+        ctx.out.write("\n")
+    ctx.out.write(f"Total reclaimed space: {human_size(space, 4)}\n")
     return 0

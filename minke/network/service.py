@@ -402,11 +402,14 @@ class NetworkService:
                         gone.append(ep)
         return gone
 
-    def prune(self, labels: list[str] | None = None) -> list[str]:
+    def prune(self, labels: list[str] | None = None, until: float | None = None) -> list[str]:
+        """Custom networks no container uses (created before ``until``, with ``labels``)."""
         self.release_dead()
         out = []
         for net in self.list():
             if net.name in PREDEFINED or self.endpoints(net.id):
+                continue
+            if until is not None and not net.created < until:
                 continue
             if labels and not all(_label_match(net.labels, lab) for lab in labels):
                 continue
