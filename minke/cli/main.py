@@ -160,6 +160,7 @@ GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
     "system": (
         "Manage minke",
         {
+            "df": ("minke.cli.system", "setup_df", "Show minke disk usage"),
             "prune": ("minke.cli.system", "setup_prune", "Remove unused data"),
             "events": COMMANDS["events"],
         },

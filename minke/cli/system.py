@@ -109,3 +109,30 @@ def run_prune(ctx, args) -> int:
         ctx.out.write("\n")
     ctx.out.write(f"Total reclaimed space: {human_size(space, 4)}\n")
     return 0
+
+
+DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
+
+
+def setup_df(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", default=None, help="format output using a Go template (table, json, TEMPLATE)")
+    p.set_defaults(func=run_df)
+
+
+def run_df(ctx, args) -> int:
+    """Docker's ``system df`` summary: images, containers and local volumes (the build
+    cache is not measured yet, so it has no row)."""
+    from minke.cli.network import emit_rows
+    from minke.cli.units import human_size
+    from minke.diskusage import disk_usage, summary
+
+    rows = []
+    for r in summary(disk_usage(ctx.engine)):
+        reclaimable = human_size(r["Reclaimable"], 4)
+        if r["Percent"] is not None:
+            reclaimable += f" ({r['Percent']}%)"
+        # Strings, as Docker's (its json output quotes the counts too).
+        rows.append({"Type": r["Type"], "TotalCount": str(r["TotalCount"]), "Active": str(r["Active"]),
+                     "Size": human_size(r["Size"], 4), "Reclaimable": reclaimable})
+    emit_rows(ctx, args.format, rows, list(DF_HEADERS), DF_HEADERS)
+    return 0

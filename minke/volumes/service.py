@@ -136,6 +136,10 @@ class VolumeService:
         }
 
     # --- use ------------------------------------------------------------------------------------
+    def size(self, name: str) -> int:
+        """Bytes of the volume's files (``system df``, the space a prune reclaims)."""
+        return _du(self._dir(name))
+
     def users(self, name: str) -> list[str]:
         """Ids of the containers whose HostConfig.Mounts name the volume."""
         try:
@@ -186,7 +190,7 @@ class VolumeService:
                 continue
             if self.users(v.name):
                 continue
-            space += _du(self._dir(v.name))
+            space += self.size(v.name)
             self.remove(v.name)
             removed.append(v.name)
         return removed, space

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,31 @@ def test_system_prune_asks_then_removes_each_kind_in_docker_order(minke):
         minke.ok("volume", "rm", kept_vol)
     finally:
         minke("network", "rm", net)
+
+
+def test_system_df_counts_images_containers_and_volumes_on_disk(minke):
+    def df() -> dict:
+        rows = [json.loads(line) for line in minke.ok("system", "df", "--format", "json").splitlines()]
+        return {r["Type"]: r for r in rows}
+
+    empty = df()
+    assert [empty[t]["TotalCount"] for t in ("Containers", "Local Volumes")] == ["0", "0"]
+    assert empty["Images"]["TotalCount"] == "1" and empty["Images"]["Active"] == "0"
+    assert empty["Images"]["Size"] != "0B" and empty["Images"]["Reclaimable"].endswith("(100%)")
+    # One exited container that wrote 200 kB, one running, an anonymous volume with 300 kB.
+    done = minke.ok("run", "--network", "none", "-v", "/data", "--name", "wrote", "busybox", "sh", "-c",
+                    "head -c 200000 /dev/zero > /big; head -c 300000 /dev/zero > /data/v")
+    assert done == ""
+    live = minke.ok("run", "-d", "--network", "none", "--name", "up", "busybox", "sleep", "60").strip()
+    minke.seen.add(live)
+    now = df()
+    assert (now["Containers"]["TotalCount"], now["Containers"]["Active"]) == ("2", "1")
+    assert now["Containers"]["Size"] == "200kB" and now["Containers"]["Reclaimable"] == "200kB (100%)"
+    assert now["Images"]["Active"] == "1" and now["Images"]["Reclaimable"] == "0B (0%)"
+    assert (now["Local Volumes"]["TotalCount"], now["Local Volumes"]["Active"]) == ("1", "1")
+    assert now["Local Volumes"]["Size"] == "300kB" and now["Local Volumes"]["Reclaimable"] == "0B (0%)"
+    table = minke.ok("system", "df").splitlines()
+    assert table[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert [line.split("  ")[0] for line in table[1:]] == ["Images", "Containers", "Local Volumes"]
+    minke.ok("rm", "-v", "wrote")
+    assert df()["Local Volumes"]["TotalCount"] == "0"
