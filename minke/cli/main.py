@@ -46,6 +46,7 @@ COMMANDS: dict[str, Entry] = {
     "save": ("minke.cli.images", "setup_save", "Save one or more images to a tar archive"),
     "load": ("minke.cli.images", "setup_load", "Load an image from a tar archive or STDIN"),
     "import": ("minke.cli.images", "setup_import", "Import the contents from a tarball to create a filesystem image"),
+    "info": ("minke.cli.system", "setup_info", "Display system-wide information"),
     "build": ("minke.cli.build", "setup_build", "Build an image from a Dockerfile"),
     "inspect": ("minke.cli.inspect", "setup_inspect", "Return low-level information on minke objects"),
     "run": ("minke.cli.containers", "setup_run", "Create and run a new container from an image"),
@@ -161,6 +162,7 @@ GROUPS: dict[str, tuple[str, dict[str, Entry]]] = {
         "Manage minke",
         {
             "df": ("minke.cli.system", "setup_df", "Show minke disk usage"),
+            "info": ("minke.cli.system", "setup_info", "Display system-wide information"),
             "prune": ("minke.cli.system", "setup_prune", "Remove unused data"),
             "events": COMMANDS["events"],
         },

@@ -136,3 +136,22 @@ def run_df(ctx, args) -> int:
                      "Size": human_size(r["Size"], 4), "Reclaimable": reclaimable})
     emit_rows(ctx, args.format, rows, list(DF_HEADERS), DF_HEADERS)
     return 0
+
+
+def setup_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", default=None, help="format output using a Go template")
+    p.set_defaults(func=run_info)
+
+
+def run_info(ctx, args) -> int:
+    """Docker's ``info``: the store's counts, the host, the storage, cgroups and runtimes."""
+    from minke.sysinfo import render, system_info
+
+    info = system_info(ctx.engine)
+    if args.format:
+        from minke.cli.format import render_template
+
+        ctx.out.write(render_template(args.format, info) + "\n")
+        return 0
+    ctx.out.write(render(info))
+    return 0

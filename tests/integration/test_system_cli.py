@@ -96,3 +96,19 @@ def test_system_df_counts_images_containers_and_volumes_on_disk(minke):
     assert [line.split("  ")[0] for line in table[1:]] == ["Images", "Containers", "Local Volumes"]
     minke.ok("rm", "-v", "wrote")
     assert df()["Local Volumes"]["TotalCount"] == "0"
+
+
+def test_info_counts_the_store_and_tells_the_host(minke):
+    live = minke.ok("run", "-d", "--network", "none", "busybox", "sleep", "60").strip()
+    minke.seen.add(live)
+    minke.ok("create", "--network", "none", "busybox", "true")
+    fields = "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} {{.Images}}"
+    assert minke.ok("info", "--format", fields).split() == ["2", "1", "0", "1", "1"]
+    info = json.loads(minke.ok("system", "info", "--format", "{{json .}}"))
+    assert info["DockerRootDir"] == minke.root
+    assert info["NCPU"] == os.cpu_count() and info["KernelVersion"] == os.uname().release
+    assert info["CgroupVersion"] == ("2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1")
+    assert "minke" in info["Runtimes"] and info["OSType"] == "linux"
+    text = minke.ok("info")
+    assert text.startswith("Server:\n Containers: 2\n  Running: 1\n  Paused: 0\n  Stopped: 1\n Images: 1\n")
+    assert f" Minke Root Dir: {minke.root}\n" in text
