@@ -381,6 +381,14 @@ def run_inspect(ctx: Any, args: argparse.Namespace) -> int:
 
 
 # --- image prune ------------------------------------------------------------------------------
+def write_deleted_images(out: Any, records: list[dict[str, str]]) -> None:
+    """A prune's "Deleted Images:" section (``untagged: REF``, ``deleted: ID`` lines),
+    nothing when none went (``image prune``, ``system prune``)."""
+    if records:
+        out.write("Deleted Images:\n" + "".join(f"{k.lower()}: {v}\n" for rec in records for k, v in rec.items())
+                  + "\n")
+
+
 def setup_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true", help="remove all unused images, not just dangling ones")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
@@ -405,13 +413,7 @@ def run_prune(ctx: Any, args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             return 0
     report = ctx.engine.images.prune(all=args.all, filters=filters)
-    deleted = report["ImagesDeleted"]
-    if deleted:
-        ctx.out.write("Deleted Images:\n")
-        for rec in deleted:
-            for k, v in rec.items():
-                ctx.out.write(f"{k.lower()}: {v}\n")
-        ctx.out.write("\n")
+    write_deleted_images(ctx.out, report["ImagesDeleted"])
     # Docker prints this one with go-units' HumanSize (4 significant digits).
     ctx.out.write(f"Total reclaimed space: {human_size(report['SpaceReclaimed'], 4)}\n")
     return 0

@@ -53,6 +53,7 @@ def run_prune(ctx, args) -> int:
     ``--volumes``) unused anonymous volumes, dangling images (all unused ones with
     ``-a``), in that order, each reported as its own prune reports; then the total."""
     from minke.cli.containers import _parse_time_arg
+    from minke.cli.images import write_deleted_images
     from minke.cli.units import human_size
     from minke.errors import InvalidArgument
 
@@ -101,12 +102,7 @@ def run_prune(ctx, args) -> int:
         filters["label"] = labels
     report = engine.images.prune(all=args.all, filters=filters)
     space += report["SpaceReclaimed"]
-    if report["ImagesDeleted"]:
-        ctx.out.write("Deleted Images:\n")
-        for rec in report["ImagesDeleted"]:
-            for k, v in rec.items():
-                ctx.out.write(f"{k.lower()}: {v}\n")
-        ctx.out.write("\n")
+    write_deleted_images(ctx.out, report["ImagesDeleted"])
     ctx.out.write(f"Total reclaimed space: {human_size(space, 4)}\n")
     return 0
 
