@@ -42,7 +42,7 @@ def disk_usage(engine: Any) -> dict[str, Any]:
     users: dict[str, int] = {}
     for c in containers:
         users[c.image_id] = users.get(c.image_id, 0) + 1
-    images = engine.images._images()
+    images = engine.images.list(all=True)
     chains = {i.id: chain(i.chain_id) for i in images}
     holders: dict[str, int] = {}
     for keys in chains.values():
@@ -105,8 +105,8 @@ def summary(df: dict[str, Any]) -> list[dict[str, Any]]:
         if i["Containers"]:
             active += 1
             used += i["Size"] - i["SharedSize"]
-    # Docker's sum: what images in use hold alone is not reclaimable (what they share
-    # with an unused image is counted as reclaimable, as Docker counts it).
+    # As Docker's formatter counts it: all layers, less what the images in use hold
+    # alone (a layer they share with another image counts as reclaimable).
     rows = [_row("Images", len(df["Images"]), active, total, max(total - used, 0))]
     rw = sum(c["SizeRw"] for c in df["Containers"])
     idle = sum(c["SizeRw"] for c in df["Containers"] if c["State"] not in ACTIVE_STATES)

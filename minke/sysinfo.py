@@ -36,7 +36,7 @@ def system_info(engine: Any) -> dict[str, Any]:
         "ContainersRunning": running,
         "ContainersPaused": paused,
         "ContainersStopped": len(containers) - running - paused,
-        "Images": len(engine.images._images()),
+        "Images": len(engine.images.list(all=True)),
         "Driver": engine.snapshots.name,
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
