@@ -917,24 +917,7 @@ def run_ps(ctx, args) -> int:
     now = time.time()
     rows = []
     for c in containers:
-        cmd = " ".join(c.command)
-        if not args.no_trunc and len(cmd) > 20:
-            cmd = cmd[:19] + "…"
-        row = {
-            "ID": c.id if args.no_trunc else c.short_id,
-            "Image": c.image_ref,
-            "Command": fastjson.dumps(cmd, ensure_ascii=False),
-            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
-            "RunningFor": _human_duration(now - c.created) + " ago",
-            "Status": _status_text(c, now, health(c)),
-            "State": c.status.value,
-            "Ports": "",
-            "Names": c.name,
-            "Labels": ",".join(f"{k}={v}" for k, v in (c.config.get("Labels") or {}).items()),
-            "Size": "",
-            "Mounts": ",".join(m.get("Source", "") for m in c.host_config.get("Mounts") or []),
-            "Networks": "",
-        }
+        row = container_row(c, now, health(c), no_trunc=args.no_trunc)
         if args.size:
             row["Size"] = f"{_human_size(svc.usage(c.id))} (virtual {_human_size(_image_size(ctx, c))})"
         rows.append(row)
@@ -952,6 +935,29 @@ def run_ps(ctx, args) -> int:
         fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
     ctx.out.write(format_rows(fmt, rows, columns, headers))
     return 0
+
+
+def container_row(c, now: float, health: str = "none", *, no_trunc: bool = False) -> dict[str, str]:
+    """A container's row as ``ps`` shows it (and ``system df -v``): Docker's field names,
+    its command quoted and cut to 20 characters unless ``no_trunc``."""
+    cmd = " ".join(c.command)
+    if not no_trunc and len(cmd) > 20:
+        cmd = cmd[:19] + "…"
+    return {
+        "ID": c.id if no_trunc else c.short_id,
+        "Image": c.image_ref,
+        "Command": fastjson.dumps(cmd, ensure_ascii=False),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
+        "RunningFor": _human_duration(now - c.created) + " ago",
+        "Status": _status_text(c, now, health),
+        "State": c.status.value,
+        "Ports": "",
+        "Names": c.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in (c.config.get("Labels") or {}).items()),
+        "Size": "",
+        "Mounts": ",".join(m.get("Source", "") for m in c.host_config.get("Mounts") or []),
+        "Networks": "",
+    }
 
 
 def _image_size(ctx, c) -> int:

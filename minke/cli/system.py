@@ -112,18 +112,27 @@ DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size":
 
 def setup_df(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default=None, help="format output using a Go template (table, json, TEMPLATE)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show detailed information on space usage")
     p.set_defaults(func=run_df)
 
 
 def run_df(ctx, args) -> int:
     """Docker's ``system df`` summary: images, containers and local volumes (the build
-    cache is not measured yet, so it has no row)."""
+    cache is not measured yet, so it has no row); ``-v``: each of them."""
     from minke.cli.network import emit_rows
     from minke.cli.units import human_size
     from minke.diskusage import disk_usage, summary
 
+    df = disk_usage(ctx.engine)
+    if args.verbose:
+        if args.format:
+            from minke.errors import InvalidArgument
+
+            raise InvalidArgument("--format and --verbose cannot be used together")
+        _df_verbose(ctx, df)
+        return 0
     rows = []
-    for r in summary(disk_usage(ctx.engine)):
+    for r in summary(df):
         reclaimable = human_size(r["Reclaimable"], 4)
         if r["Percent"] is not None:
             reclaimable += f" ({r['Percent']}%)"
@@ -151,3 +160,51 @@ def run_info(ctx, args) -> int:
         return 0
     ctx.out.write(render(info))
     return 0
+
+
+def _df_verbose(ctx, df: dict) -> None:
+    """``system df -v``: Docker's three tables (its build cache section is left out: not
+    measured yet)."""
+    import time
+
+    from minke.cli.containers import container_row
+    from minke.cli.format import format_rows
+    from minke.cli.images import IMAGE_HEADERS, image_rows
+    from minke.cli.units import human_size
+
+    by_id = {i["Id"]: i for i in df["Images"]}
+    rows = []
+    for img in ctx.engine.images.list(all=True):
+        u = by_id.get(img.id)
+        if u is None:
+            continue  # came after the measure
+        for row in image_rows([img], digests=False, no_trunc=False):
+            row.update(Size=human_size(u["Size"]), SharedSize=human_size(u["SharedSize"]),
+                       UniqueSize=human_size(u["Size"] - u["SharedSize"]), Containers=str(u["Containers"]))
+            rows.append(row)
+    tables = [format_rows(None, rows, ["Repository", "Tag", "ID", "CreatedSince", "Size", "SharedSize", "UniqueSize",
+                                       "Containers"], IMAGE_HEADERS)]
+    sizes = {c["Id"]: c["SizeRw"] for c in df["Containers"]}
+    now = time.time()
+    rows = []
+    for c in ctx.engine.containers.list(all=True):
+        if c.id not in sizes:
+            continue
+        health = "none"
+        if c.config.get("Healthcheck"):
+            from minke.containers.health import status_of
+
+            health = status_of(c.config, ctx.engine.containers.container_dir(c.id))
+        row = container_row(c, now, health)
+        mounts = c.host_config.get("Mounts") or []
+        row.update(Size=human_size(sizes[c.id]), LocalVolumes=str(sum(1 for m in mounts if m.get("Type") == "volume")))
+        rows.append(row)
+    headers = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "LocalVolumes": "LOCAL VOLUMES",
+               "Size": "SIZE", "RunningFor": "CREATED", "Status": "STATUS", "Names": "NAMES"}
+    tables.append(format_rows(None, rows, list(headers), headers))
+    rows = [{"Name": v["Name"], "Links": str(v["UsageData"]["RefCount"]), "Size": human_size(v["UsageData"]["Size"])}
+            for v in df["Volumes"]]
+    headers = {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}
+    tables.append(format_rows(None, rows, list(headers), headers))
+    titles = ("Images space usage:", "Containers space usage:", "Local Volumes space usage:")
+    ctx.out.write("\n\n".join(f"{title}\n\n{table.rstrip()}" for title, table in zip(titles, tables, strict=True)) + "\n")

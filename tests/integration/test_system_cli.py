@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -94,6 +95,22 @@ def test_system_df_counts_images_containers_and_volumes_on_disk(minke):
     table = minke.ok("system", "df").splitlines()
     assert table[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
     assert [line.split("  ")[0] for line in table[1:]] == ["Images", "Containers", "Local Volumes"]
+    # -v: each image, container and volume, in Docker's three tables.
+    verbose = minke.ok("system", "df", "-v")
+    images, containers, volumes = verbose.split("\n\n")[1::2]
+    assert verbose.split("\n\n")[::2] == ["Images space usage:", "Containers space usage:", "Local Volumes space usage:"]
+    assert images.splitlines()[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE", "SHARED", "SIZE",
+                                              "UNIQUE", "SIZE", "CONTAINERS"]
+    assert images.splitlines()[1].split()[:2] == ["busybox", "latest"] and images.splitlines()[1].split()[-1] == "2"
+    # Columns: ID, IMAGE, COMMAND, LOCAL VOLUMES, SIZE, CREATED, STATUS, NAMES.
+    by_name = {cols[-1]: cols for cols in (re.split(r"\s{2,}", line) for line in containers.splitlines()[1:])}
+    assert set(by_name) == {"wrote", "up"}
+    assert by_name["wrote"][3:5] == ["1", "200kB"] and by_name["wrote"][6].startswith("Exited (0)")
+    assert by_name["up"][3:5] == ["0", "0B"] and by_name["up"][6].startswith("Up ")
+    vol_line = volumes.splitlines()[1].split()
+    assert vol_line[1:] == ["1", "300kB"]
+    r = minke("system", "df", "-v", "--format", "json")
+    assert r.returncode != 0 and "cannot be used together" in r.stderr
     minke.ok("rm", "-v", "wrote")
     assert df()["Local Volumes"]["TotalCount"] == "0"
 
