@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run_bench import MINKE, busybox_store, start_others, tear_down, timed  # noqa: E402
+from run_bench import MINKE, busybox_store, start_others, store_env, tear_down, timed  # noqa: E402
 
 COMMANDS = [
     ("ps",),
@@ -67,7 +67,7 @@ def main() -> int:
     if os.geteuid() != 0:
         raise SystemExit("run as root")
     work = tempfile.mkdtemp(prefix="minke-cli-bench-")
-    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"))
+    env = store_env(work)
     cleanups: list = []
     try:
         env, tar = busybox_store(work)

@@ -40,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run_bench import MINKE, Docker, busybox_store, tear_down  # noqa: E402
+from run_bench import MINKE, Docker, busybox_store, store_env, tear_down  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -102,7 +102,7 @@ def main() -> int:
     if os.geteuid() != 0:
         raise SystemExit("run as root")
     work = tempfile.mkdtemp(prefix="minke-floor-bench-")
-    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"))
+    env = store_env(work)
     cleanups: list = []
     docker = None
     try:

@@ -54,11 +54,17 @@ def busybox_rootfs(path: str) -> None:
         f.write("root:x:0:\n")
 
 
+def store_env(work: str, **extra_env: str) -> dict[str, str]:
+    """The environment of a private minke store under ``work`` (MINKE_ROOT, MINKE_RUN_ROOT
+    and ``extra_env``): the benches' tear_down needs it even when the set-up failed."""
+    return dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"), **extra_env)
+
+
 def busybox_store(work: str, *, image: bool = True, **extra_env: str) -> tuple[dict[str, str], str]:
     """A private minke store under ``work`` (its env: MINKE_ROOT, MINKE_RUN_ROOT, and
     ``extra_env``) and the busybox rootfs as a tar, imported as busybox:latest unless
     ``image`` is False; (env, the tar's path)."""
-    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"), **extra_env)
+    env = store_env(work, **extra_env)
     # An installed minke has its bytecode cached; a shell that forbids writing it would
     # have every run compile the modules changed since the last cache (tens of ms).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -346,7 +352,7 @@ def main() -> int:
     net = ["--network", args.network] if args.network else []
     work = tempfile.mkdtemp(prefix="minke-bench-")
     cleanups: list = []
-    env = dict(os.environ, MINKE_ROOT=os.path.join(work, "root"), MINKE_RUN_ROOT=os.path.join(work, "run"))
+    env = store_env(work)
     try:
         env, tar = busybox_store(work, image=not args.no_import, MINKE_RUNTIME=args.runtime)
         rootfs = os.path.join(work, "rootfs")
